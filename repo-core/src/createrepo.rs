@@ -1,0 +1,673 @@
+//! `createrepo`: turn a directory of packages into repodata, as createrepo_c does.
+//!
+//! Owns the run: locking, finding packages, parallel reading, duplicate resolution, writing
+//! every metadata file into a temporary directory, repomd.xml last, and the atomic swap.
+//! Must not: print (it returns a [`CreaterepoSummary`]; the CLI reports it).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::checksum::ChecksumType;
+use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
+use crate::duplicates::{DuplicateGroup, DuplicatePolicy, resolve};
+use crate::error::{Error, Result};
+use crate::package::{PackageSource, read_package};
+use crate::record::{ChangelogLimit, PackageRecord};
+use crate::repomd::{Repomd, RepomdRecord};
+use crate::scan::{PackageTask, from_list, read_pkglist, walk};
+use crate::sqlite::RepoDatabases;
+use crate::xml::MetadataKind;
+
+/// What to keep of the previous repodata (`--retain-old-md-by-age`, createrepo_c's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retention {
+    /// Drop files the old repomd.xml referenced; keep foreign files.
+    #[default]
+    DropReferenced,
+    /// Keep old files younger than this age.
+    ByAge(Duration),
+}
+
+/// Options of a createrepo run, with createrepo_c's meaning.
+#[derive(Debug, Clone)]
+pub struct CreaterepoOptions {
+    /// Directory with the packages.
+    pub input_dir: PathBuf,
+    /// Where `repodata/` goes (defaults to `input_dir`).
+    pub output_dir: Option<PathBuf>,
+    /// `--baseurl`, written as `xml:base`.
+    pub baseurl: Option<String>,
+    /// `--location-prefix`, prepended to every href.
+    pub location_prefix: Option<String>,
+    /// `--excludes` glob patterns.
+    pub excludes: Vec<String>,
+    /// `--pkglist` file.
+    pub pkglist: Option<PathBuf>,
+    /// `--includepkg` paths.
+    pub includepkg: Vec<String>,
+    /// `--skip-symlinks`.
+    pub skip_symlinks: bool,
+    /// `--checksum`: package ids and (unless overridden) repomd.
+    pub checksum: ChecksumType,
+    /// `--repomd-checksum`.
+    pub repomd_checksum: Option<ChecksumType>,
+    /// Compression of primary/filelists/other.
+    pub xml_compression: Compression,
+    /// Compression of the sqlite databases.
+    pub sqlite_compression: Compression,
+    /// Compression of other metadata (the group file).
+    pub other_compression: Compression,
+    /// `--database`.
+    pub database: bool,
+    /// `--changelog-limit`.
+    pub changelog_limit: ChangelogLimit,
+    /// `--revision` (default: now).
+    pub revision: Option<String>,
+    /// `--set-timestamp-to-revision`.
+    pub set_timestamp_to_revision: bool,
+    /// `--distro` values (`cpeid,name` or `name`).
+    pub distro_tags: Vec<String>,
+    /// `--content` values.
+    pub content_tags: Vec<String>,
+    /// `--repo` values.
+    pub repo_tags: Vec<String>,
+    /// `--unique-md-filenames` (default) vs `--simple-md-filenames`.
+    pub unique_md_filenames: bool,
+    /// `--filelists-ext`.
+    pub filelists_ext: bool,
+    /// `--groupfile`.
+    pub groupfile: Option<PathBuf>,
+    /// What to keep of old metadata.
+    pub retention: Retention,
+    /// Threads that read packages.
+    pub workers: usize,
+    /// `--duplicated-nevra`.
+    pub duplicated_nevra: DuplicatePolicy,
+    /// `--ignore-lock`.
+    pub ignore_lock: bool,
+}
+
+/// A package that was not written, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedPackage {
+    /// Path of the file.
+    pub path: String,
+    /// Reason.
+    pub reason: String,
+}
+
+/// A metadata file that was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenFile {
+    /// repomd record type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Location relative to the output directory.
+    pub location: String,
+    /// Checksum algorithm.
+    pub checksum_type: String,
+    /// Checksum of the stored file.
+    pub checksum: String,
+    /// Size of the stored file.
+    pub size: u64,
+    /// Checksum of the uncompressed content.
+    pub open_checksum: Option<String>,
+    /// Size of the uncompressed content.
+    pub open_size: Option<u64>,
+}
+
+/// Wall-clock time of each phase, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub scan_ms: u64,
+    pub read_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+}
+
+/// The outcome of a run, for people (`-v`) and scripts (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CreaterepoSummary {
+    /// The finished `repodata/` directory.
+    pub repodata_dir: PathBuf,
+    /// Packages found.
+    pub packages_found: usize,
+    /// Packages written to the metadata.
+    pub packages_written: usize,
+    /// Packages that could not be read or were refused.
+    pub skipped: Vec<SkippedPackage>,
+    /// Every NEVRA found more than once, with the members kept.
+    pub duplicates: Vec<DuplicateGroup>,
+    /// Metadata files, in repomd.xml order.
+    pub files: Vec<WrittenFile>,
+    /// Revision written to repomd.xml.
+    pub revision: String,
+    /// Phase timings.
+    pub timings: Timings,
+}
+
+impl CreaterepoSummary {
+    /// createrepo_c's exit status: 2 when any package could not be processed.
+    pub fn exit_code(&self) -> u8 {
+        if self.skipped.is_empty() { 0 } else { 2 }
+    }
+}
+
+/// Removes the temporary directory unless the run completed (including on panic or error).
+struct TempDirGuard {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Drop for TempDirGuard {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn unix_now() -> (u64, u32) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs(), now.subsec_micros())
+}
+
+/// Takes the repository lock (createrepo_c's `.repodata/` directory) and returns the temporary
+/// directory to build in.
+fn lock_output(out_dir: &Path, ignore_lock: bool) -> Result<TempDirGuard> {
+    let lock = out_dir.join(".repodata");
+    match fs::create_dir(&lock) {
+        Ok(()) => Ok(TempDirGuard {
+            path: lock,
+            committed: false,
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            if !ignore_lock {
+                return Err(Error::Locked { path: lock });
+            }
+            tracing::warn!("--ignore-lock: removing {}", lock.display());
+            fs::remove_dir_all(&lock).map_err(|e| Error::io(&lock, e))?;
+            let (secs, micros) = unix_now();
+            let path = out_dir.join(format!(".repodata.{secs}.{micros}.{}", std::process::id()));
+            fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+            Ok(TempDirGuard {
+                path,
+                committed: false,
+            })
+        }
+        Err(err) => Err(Error::io(&lock, err)),
+    }
+}
+
+fn join_href(prefix: Option<&str>, href: &str) -> String {
+    match prefix.filter(|p| !p.is_empty()) {
+        Some(prefix) => {
+            let prefix = prefix.trim_end_matches('/');
+            let href = href.trim_start_matches('/');
+            if prefix.is_empty() {
+                format!("/{href}")
+            } else {
+                format!("{prefix}/{href}")
+            }
+        }
+        None => href.to_owned(),
+    }
+}
+
+fn parse_distro(value: &str) -> (Option<String>, String) {
+    match value.split_once(',') {
+        Some((cpeid, name)) => (Some(cpeid.to_owned()), name.to_owned()),
+        None => (None, value.to_owned()),
+    }
+}
+
+/// Writes one metadata document for the kept records.
+fn write_document(
+    path: &Path,
+    kind: MetadataKind,
+    records: &[&PackageRecord],
+    compression: Compression,
+    checksum: ChecksumType,
+) -> Result<FileStats> {
+    let mut file = MetadataFile::create(path, compression, checksum)?;
+    file.write_all(kind.header(records.len()).as_bytes())?;
+    let mut chunk = String::with_capacity(64 * 1024);
+    for record in records {
+        kind.render(record, &mut chunk);
+        if chunk.len() >= 60 * 1024 {
+            file.write_all(chunk.as_bytes())?;
+            chunk.clear();
+        }
+    }
+    chunk.push_str(kind.footer());
+    file.write_all(chunk.as_bytes())?;
+    file.finish()
+}
+
+/// A finished file in the temporary directory, before it gets its final name.
+struct PendingFile {
+    kind: String,
+    path: PathBuf,
+    stats: FileStats,
+}
+
+fn set_mtime(path: &Path, secs: i64) -> Result<()> {
+    let time = UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
+    let file = fs::File::options()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    file.set_times(fs::FileTimes::new().set_accessed(time).set_modified(time))
+        .map_err(|e| Error::io(path, e))
+}
+
+fn file_mtime(path: &Path) -> Result<i64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(fs::metadata(path).map_err(|e| Error::io(path, e))?.mtime())
+}
+
+/// Hrefs of the files an existing repomd.xml references (without parsing it fully).
+fn referenced_files(repomd_xml: &str) -> Vec<String> {
+    repomd_xml
+        .split("<location ")
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find("href=\"")? + 6;
+            let end = rest[start..].find('"')? + start;
+            let href = &rest[start..end];
+            Some(href.rsplit('/').next().unwrap_or(href).to_owned())
+        })
+        .collect()
+}
+
+/// Copies files of the old `repodata/` that the retention policy keeps into the new one.
+fn retain_old_files(old: &Path, new: &Path, retention: Retention) -> Result<()> {
+    let Ok(entries) = fs::read_dir(old) else {
+        return Ok(());
+    };
+    let referenced = fs::read_to_string(old.join("repomd.xml"))
+        .map(|xml| referenced_files(&xml))
+        .unwrap_or_default();
+    let now = SystemTime::now();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(old, e))?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == "repomd.xml" || new.join(&name).exists() {
+            continue;
+        }
+        let keep = match retention {
+            Retention::DropReferenced => !referenced.iter().any(|r| *r == name_str),
+            Retention::ByAge(age) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|elapsed| elapsed <= age),
+        };
+        if keep && entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::copy(entry.path(), new.join(&name)).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Replaces `out/repodata` with the finished temporary directory.
+fn swap_into_place(temp: &Path, out_dir: &Path) -> Result<PathBuf> {
+    let final_dir = out_dir.join("repodata");
+    let old = if final_dir.exists() {
+        let (secs, micros) = unix_now();
+        let old = out_dir.join(format!(
+            "repodata.old.{}.{secs}.{micros}",
+            std::process::id()
+        ));
+        fs::rename(&final_dir, &old).map_err(|e| Error::io(&final_dir, e))?;
+        Some(old)
+    } else {
+        None
+    };
+    if let Err(err) = fs::rename(temp, &final_dir) {
+        if let Some(old) = &old {
+            let _ = fs::rename(old, &final_dir);
+        }
+        return Err(Error::io(&final_dir, err));
+    }
+    sync_dir(out_dir)?;
+    if let Some(old) = old {
+        fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(final_dir)
+}
+
+/// Runs createrepo. `progress(done, total)` is called as packages are read.
+pub fn run(
+    options: &CreaterepoOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<CreaterepoSummary> {
+    let started = Instant::now();
+    let input_dir = &options.input_dir;
+    if !input_dir.is_dir() {
+        return Err(Error::io(
+            input_dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+        ));
+    }
+    let out_dir = options.output_dir.as_deref().unwrap_or(input_dir);
+    if !out_dir.is_dir() {
+        return Err(Error::io(
+            out_dir,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "output directory does not exist",
+            ),
+        ));
+    }
+    let revision = match &options.revision {
+        Some(revision) => revision.clone(),
+        None => unix_now().0.to_string(),
+    };
+    let fixed_timestamp = if options.set_timestamp_to_revision {
+        Some(revision.parse::<u64>().map_err(|_| {
+            Error::BadOption(format!(
+                "--set-timestamp-to-revision needs a non-negative integer --revision, got {revision:?}"
+            ))
+        })? as i64)
+    } else {
+        None
+    };
+    let mut temp = lock_output(out_dir, options.ignore_lock)?;
+
+    let mut listed: Vec<String> = options.includepkg.clone();
+    if let Some(pkglist) = &options.pkglist {
+        listed.extend(read_pkglist(pkglist)?);
+    }
+    let tasks: Vec<PackageTask> = if options.pkglist.is_some() || !options.includepkg.is_empty() {
+        from_list(input_dir, &listed, &options.excludes)
+    } else {
+        walk(input_dir, &options.excludes, options.skip_symlinks)?
+    };
+    let scan_ms = started.elapsed().as_millis() as u64;
+
+    let read_started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.workers.max(1))
+        .build()
+        .map_err(|e| Error::BadOption(format!("cannot start {} workers: {e}", options.workers)))?;
+    let done = AtomicU64::new(0);
+    let total = tasks.len() as u64;
+    let results: Vec<Result<PackageRecord>> = pool.install(|| {
+        tasks
+            .par_iter()
+            .map(|task| {
+                let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
+                let source = PackageSource {
+                    path: &task.full_path,
+                    location_href: &href,
+                    location_base: options.baseurl.as_deref(),
+                };
+                let result = read_package(&source, options.checksum, options.changelog_limit);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                result
+            })
+            .collect()
+    });
+    let mut records = Vec::with_capacity(results.len());
+    let mut skipped = Vec::new();
+    for (task, result) in tasks.iter().zip(results) {
+        match result {
+            Ok(record) => records.push(record),
+            Err(err) => {
+                let path = task.full_path.display().to_string();
+                tracing::error!("{path}: {err}");
+                skipped.push(SkippedPackage {
+                    path,
+                    reason: err.to_string(),
+                });
+            }
+        }
+    }
+    let read_ms = read_started.elapsed().as_millis() as u64;
+
+    let (duplicates, keep) = resolve(&records, options.duplicated_nevra);
+    for group in &duplicates {
+        tracing::warn!("duplicate NEVRA {}:", group.nevra);
+        for member in &group.members {
+            tracing::warn!(
+                "  {} (build time {}){}",
+                member.location,
+                member.build_time,
+                if member.kept {
+                    ""
+                } else {
+                    " — not written (keep-last)"
+                }
+            );
+        }
+    }
+    let kept: Vec<&PackageRecord> = records
+        .iter()
+        .zip(&keep)
+        .filter_map(|(record, &keep)| keep.then_some(record))
+        .collect();
+
+    let write_started = Instant::now();
+    let temp_dir = temp.path.clone();
+    let suffix = options.xml_compression.suffix();
+    let mut kinds = vec![
+        MetadataKind::Primary,
+        MetadataKind::Filelists,
+        MetadataKind::Other,
+    ];
+    if options.filelists_ext {
+        kinds.push(MetadataKind::FilelistsExt);
+    }
+    let documents: Vec<Result<PendingFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|&kind| {
+                let path = temp_dir.join(format!("{}.xml{suffix}", kind.name()));
+                let kept = &kept;
+                scope.spawn(move || {
+                    let stats = write_document(
+                        &path,
+                        kind,
+                        kept,
+                        options.xml_compression,
+                        options.repomd_checksum.unwrap_or(options.checksum),
+                    )?;
+                    Ok(PendingFile {
+                        kind: kind.name().to_owned(),
+                        path,
+                        stats,
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("metadata writer thread panicked"))
+            .collect()
+    });
+    let mut pending: Vec<PendingFile> = documents.into_iter().collect::<Result<_>>()?;
+    let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
+
+    if options.database {
+        let mut databases = RepoDatabases::create(&temp_dir)?;
+        for record in &kept {
+            databases.add(record)?;
+        }
+        let checksum_of = |kind: &str| {
+            pending
+                .iter()
+                .find(|p| p.kind == kind)
+                .map(|p| p.stats.checksum.clone())
+                .unwrap_or_default()
+        };
+        let paths = databases.finish(
+            &checksum_of("primary"),
+            &checksum_of("filelists"),
+            &checksum_of("other"),
+        )?;
+        let sqlite_suffix = options.sqlite_compression.suffix();
+        for (path, kind) in paths.iter().zip(["primary_db", "filelists_db", "other_db"]) {
+            let dest = PathBuf::from(format!("{}{sqlite_suffix}", path.display()));
+            let stats = compress_file(path, &dest, options.sqlite_compression, repomd_checksum)?;
+            fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            pending.push(PendingFile {
+                kind: kind.to_owned(),
+                path: dest,
+                stats,
+            });
+        }
+    }
+
+    if let Some(groupfile) = &options.groupfile {
+        let name = groupfile
+            .file_name()
+            .ok_or_else(|| Error::BadOption(format!("bad --groupfile {}", groupfile.display())))?;
+        let dest = temp_dir.join(format!(
+            "{}{}",
+            name.to_string_lossy(),
+            options.other_compression.suffix()
+        ));
+        let stats = compress_file(groupfile, &dest, options.other_compression, repomd_checksum)?;
+        pending.push(PendingFile {
+            kind: "group".into(),
+            path: dest,
+            stats,
+        });
+    }
+
+    let mut repomd = Repomd {
+        revision: revision.clone(),
+        content_tags: options.content_tags.clone(),
+        repo_tags: options.repo_tags.clone(),
+        distro_tags: options
+            .distro_tags
+            .iter()
+            .map(|d| parse_distro(d))
+            .collect(),
+        records: Vec::new(),
+    };
+    for file in pending {
+        let name = file
+            .path
+            .file_name()
+            .expect("metadata files have names")
+            .to_string_lossy()
+            .into_owned();
+        let final_name = if options.unique_md_filenames {
+            format!("{}-{name}", file.stats.checksum)
+        } else {
+            name
+        };
+        let final_path = temp_dir.join(&final_name);
+        if final_path != file.path {
+            fs::rename(&file.path, &final_path).map_err(|e| Error::io(&file.path, e))?;
+        }
+        let timestamp = match fixed_timestamp {
+            Some(ts) => {
+                set_mtime(&final_path, ts)?;
+                ts
+            }
+            None => file_mtime(&final_path)?,
+        };
+        repomd.records.push(RepomdRecord {
+            kind: file.kind,
+            location_href: format!("repodata/{final_name}"),
+            checksum_type: repomd_checksum,
+            stats: file.stats,
+            timestamp,
+        });
+    }
+    repomd.sort_records();
+    retain_old_files(&out_dir.join("repodata"), &temp_dir, options.retention)?;
+
+    let repomd_path = temp_dir.join("repomd.xml");
+    let mut repomd_file = MetadataFile::create(&repomd_path, Compression::None, repomd_checksum)?;
+    repomd_file.write_all(repomd.render().as_bytes())?;
+    repomd_file.finish()?;
+    if let Some(ts) = fixed_timestamp {
+        set_mtime(&repomd_path, ts)?;
+    }
+    sync_dir(&temp_dir)?;
+    let repodata_dir = swap_into_place(&temp_dir, out_dir)?;
+    temp.committed = true;
+    let write_ms = write_started.elapsed().as_millis() as u64;
+
+    Ok(CreaterepoSummary {
+        repodata_dir,
+        packages_found: tasks.len(),
+        packages_written: kept.len(),
+        skipped,
+        duplicates,
+        files: repomd
+            .records
+            .iter()
+            .map(|r| WrittenFile {
+                kind: r.kind.clone(),
+                location: r.location_href.clone(),
+                checksum_type: r.checksum_type.name().to_owned(),
+                checksum: r.stats.checksum.clone(),
+                size: r.stats.size,
+                open_checksum: r.stats.open_checksum.clone(),
+                open_size: r.stats.open_size,
+            })
+            .collect(),
+        revision,
+        timings: Timings {
+            scan_ms,
+            read_ms,
+            write_ms,
+            total_ms: started.elapsed().as_millis() as u64,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_prefix_is_joined_like_g_build_filename() {
+        assert_eq!(join_href(None, "a/b.rpm"), "a/b.rpm");
+        assert_eq!(join_href(Some("pfx/"), "a/b.rpm"), "pfx/a/b.rpm");
+        assert_eq!(join_href(Some(""), "b.rpm"), "b.rpm");
+    }
+
+    #[test]
+    fn old_repomd_references_are_found() {
+        let xml = r#"<data type="primary"><location href="repodata/abc-primary.xml.gz"/></data>
+                     <data type="group"><location href="repodata/comps.xml"/></data>"#;
+        assert_eq!(referenced_files(xml), ["abc-primary.xml.gz", "comps.xml"]);
+    }
+
+    #[test]
+    fn a_second_run_is_refused_while_the_lock_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_output(dir.path(), false).unwrap();
+        let err = lock_output(dir.path(), false)
+            .err()
+            .expect("second lock must fail");
+        assert!(err.to_string().contains("another createrepo run"), "{err}");
+        drop(first);
+        assert!(
+            !dir.path().join(".repodata").exists(),
+            "guard removes the lock"
+        );
+        lock_output(dir.path(), false).unwrap();
+    }
+}

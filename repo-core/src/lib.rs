@@ -1,0 +1,28 @@
+//! repo-core: reads RPM packages and writes yum/dnf repodata exactly as createrepo_c does.
+//!
+//! It owns the RPM header reader, the package record with createrepo_c's rules, the XML,
+//! sqlite and repomd.xml writers, compression, duplicate-NEVRA resolution and the `createrepo`
+//! run itself. It must not print, parse command lines or know about storage backends,
+//! signing or publishing: those live in the CLI, `signer` and `publisher`.
+
+pub mod checksum;
+pub mod compress;
+pub mod createrepo;
+pub mod duplicates;
+pub mod error;
+pub mod evr;
+pub mod header;
+pub mod package;
+pub mod record;
+pub mod repomd;
+pub mod scan;
+pub mod sqlite;
+pub mod text;
+pub mod xml;
+
+pub use checksum::ChecksumType;
+pub use compress::Compression;
+pub use createrepo::{CreaterepoOptions, CreaterepoSummary, Retention};
+pub use duplicates::DuplicatePolicy;
+pub use error::{Error, Result};
+pub use record::{ChangelogLimit, PackageRecord};

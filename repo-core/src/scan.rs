@@ -1,0 +1,186 @@
+//! Finding the packages of a repository: the directory walk, `--pkglist`/`--includepkg`,
+//! `--excludes` and createrepo_c's package order.
+//!
+//! Must not: open packages.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A package file to process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageTask {
+    /// Path to the file.
+    pub full_path: PathBuf,
+    /// Path relative to the repository root, as written in `location href`.
+    pub relative_path: String,
+    /// File name (the primary sort key).
+    pub filename: String,
+    /// Directory part (the secondary sort key).
+    pub dir: String,
+}
+
+/// GLib `GPatternSpec` matching: `*` is any run of characters (also `/`), `?` is one.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn excluded(name: &str, excludes: &[String]) -> bool {
+    excludes.iter().any(|pattern| glob_matches(pattern, name))
+}
+
+/// Walks `root` like createrepo_c: every regular file ending in `.rpm`, following symlinked
+/// directories, skipping names that match an exclude pattern.
+pub fn walk(root: &Path, excludes: &[String], skip_symlinks: bool) -> Result<Vec<PackageTask>> {
+    let mut tasks = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    let mut seen_dirs = std::collections::HashSet::new();
+    while let Some(dir) = pending.pop() {
+        let canonical = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
+        if !seen_dirs.insert(canonical) {
+            continue; // a symlink loop
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if dir != root => {
+                tracing::warn!("cannot open directory {}: {err}", dir.display());
+                continue;
+            }
+            Err(err) => return Err(Error::io(&dir, err)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let Some(filename) = entry.file_name().to_str().map(str::to_owned) else {
+                tracing::warn!("skipping {}: name is not UTF-8", entry.path().display());
+                continue;
+            };
+            if excluded(&filename, excludes) {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue; // dangling symlink or vanished file
+            };
+            if meta.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if !meta.is_file() || !filename.ends_with(".rpm") {
+                continue;
+            }
+            if skip_symlinks && entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            let relative = path
+                .strip_prefix(root)
+                .expect("walked paths are below the root")
+                .to_string_lossy()
+                .into_owned();
+            if excluded(&relative, excludes) {
+                continue;
+            }
+            tasks.push(PackageTask {
+                dir: dir.to_string_lossy().into_owned(),
+                full_path: path,
+                relative_path: relative,
+                filename,
+            });
+        }
+    }
+    sort_tasks(&mut tasks);
+    Ok(tasks)
+}
+
+/// Tasks for an explicit list of repository-relative paths (`--pkglist`, `--includepkg`).
+pub fn from_list(root: &Path, paths: &[String], excludes: &[String]) -> Vec<PackageTask> {
+    let mut tasks: Vec<PackageTask> = paths
+        .iter()
+        .filter(|path| !excluded(path, excludes))
+        .map(|path| {
+            let (dir, filename) = match path.rfind('/') {
+                Some(slash) if slash > 0 => (&path[..slash], &path[slash + 1..]),
+                _ => ("", path.as_str()),
+            };
+            PackageTask {
+                full_path: root.join(path),
+                relative_path: path.clone(),
+                filename: filename.to_owned(),
+                dir: dir.to_owned(),
+            }
+        })
+        .collect();
+    sort_tasks(&mut tasks);
+    tasks
+}
+
+/// createrepo_c's package order: by file name, then by directory (byte order).
+pub fn sort_tasks(tasks: &mut [PackageTask]) {
+    tasks.sort_by(|a, b| (&a.filename, &a.dir).cmp(&(&b.filename, &b.dir)));
+}
+
+/// Reads a `--pkglist` file: one path per line, surrounding whitespace and empty lines ignored.
+pub fn read_pkglist(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_gpatternspec() {
+        assert!(glob_matches("*.src.rpm", "a-1.src.rpm"));
+        assert!(glob_matches("*debuginfo*", "sub/x-debuginfo-1.rpm"));
+        assert!(glob_matches("a?c", "abc"));
+        assert!(!glob_matches("a?c", "ac"));
+        assert!(glob_matches("*", ""));
+        assert!(
+            !glob_matches("[ab]", "a"),
+            "brackets are literal in GPatternSpec"
+        );
+    }
+
+    #[test]
+    fn walk_sorts_by_basename_then_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [
+            "b/z.rpm",
+            "a/z.rpm",
+            "c/a.rpm",
+            "B.rpm",
+            "x.txt",
+            "d/skip-me.rpm",
+        ] {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, b"").unwrap();
+        }
+        let tasks = walk(dir.path(), &["skip-*".into()], false).unwrap();
+        let order: Vec<_> = tasks.iter().map(|t| t.relative_path.as_str()).collect();
+        assert_eq!(order, ["B.rpm", "c/a.rpm", "a/z.rpm", "b/z.rpm"]);
+    }
+}

@@ -1,0 +1,56 @@
+//! The `rpmdepot` command line: argument parsing, wiring and printing only.
+//! All logic lives in the library crates.
+
+mod createrepo;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turns built RPM packages into signed, published yum/dnf repositories.
+#[derive(Debug, Parser)]
+#[command(name = "rpmdepot", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create repodata for a directory of RPMs (a drop-in for createrepo_c).
+    Createrepo(Box<createrepo::CreaterepoArgs>),
+}
+
+fn init_logging(verbosity: i8) {
+    let default = match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RPMDEPOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Createrepo(args) => {
+            init_logging(args.verbosity());
+            createrepo::run(*args)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("rpmdepot: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
