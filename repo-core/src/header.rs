@@ -188,8 +188,16 @@ impl Header {
         }
         let mut index = vec![0u8; index_count as usize * 16];
         read_exact_or_truncated(reader, &mut index, what)?;
-        let mut data = vec![0u8; data_len as usize];
-        read_exact_or_truncated(reader, &mut data, what)?;
+        // Read through `take` so a lying size field cannot make us allocate before the bytes
+        // actually exist.
+        let mut data = Vec::new();
+        reader
+            .take(u64::from(data_len))
+            .read_to_end(&mut data)
+            .map_err(|err| Error::BadRpm(format!("cannot read the {what}: {err}")))?;
+        if data.len() != data_len as usize {
+            return Err(Error::BadRpm(format!("file is truncated in the {what}")));
+        }
         let header = Header::from_parts(&index, data, what)?;
         Ok((header, 16 + index.len() + data_len as usize))
     }

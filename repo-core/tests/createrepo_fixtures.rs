@@ -1,0 +1,305 @@
+//! createrepo over the project's own fixtures: golden XML, bad input, duplicates, locking and
+//! determinism. Golden files live in `fixtures/golden/`; `RPMDEPOT_BLESS=1` rewrites them
+//! (check the diff against createrepo_c before committing, see fixtures/README.md).
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use repo_core::createrepo::{CreaterepoOptions, CreaterepoSummary, run};
+use repo_core::{ChangelogLimit, ChecksumType, Compression, DuplicatePolicy, Error, Retention};
+
+const FIXED_MTIME: u64 = 1_700_000_000;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// Copies a fixture directory into `dest` with a fixed mtime on every package, since
+/// `<time file>` is the file's mtime and a git checkout sets arbitrary ones.
+fn copy_tree(src: &Path, dest: &Path) {
+    fs::create_dir_all(dest).unwrap();
+    for entry in fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let target = dest.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+            let file = fs::File::options().write(true).open(&target).unwrap();
+            let time = UNIX_EPOCH + Duration::from_secs(FIXED_MTIME);
+            file.set_times(fs::FileTimes::new().set_modified(time))
+                .unwrap();
+        }
+    }
+}
+
+fn options(input: &Path) -> CreaterepoOptions {
+    CreaterepoOptions {
+        input_dir: input.to_owned(),
+        output_dir: None,
+        baseurl: None,
+        location_prefix: None,
+        excludes: Vec::new(),
+        pkglist: None,
+        includepkg: Vec::new(),
+        skip_symlinks: false,
+        checksum: ChecksumType::Sha256,
+        repomd_checksum: None,
+        xml_compression: Compression::Gz,
+        sqlite_compression: Compression::Bz2,
+        other_compression: Compression::Gz,
+        database: false,
+        changelog_limit: ChangelogLimit::Newest(10),
+        revision: Some("1".into()),
+        set_timestamp_to_revision: true,
+        distro_tags: Vec::new(),
+        content_tags: Vec::new(),
+        repo_tags: Vec::new(),
+        unique_md_filenames: true,
+        filelists_ext: false,
+        groupfile: None,
+        retention: Retention::DropReferenced,
+        workers: 2,
+        duplicated_nevra: DuplicatePolicy::KeepAll,
+        ignore_lock: false,
+    }
+}
+
+fn no_progress(_: u64, _: u64) {}
+
+fn run_ok(options: &CreaterepoOptions) -> CreaterepoSummary {
+    run(options, &no_progress).expect("createrepo run")
+}
+
+fn decompressed(repo: &Path, summary: &CreaterepoSummary, kind: &str) -> String {
+    let file = summary
+        .files
+        .iter()
+        .find(|f| f.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} record"));
+    let bytes = fs::read(repo.join(&file.location)).unwrap();
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
+fn assert_golden(name: &str, actual: &str) {
+    let path = fixtures().join("golden").join(name);
+    if std::env::var_os("RPMDEPOT_BLESS").is_some() {
+        fs::write(&path, actual).unwrap();
+    }
+    let expected = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (RPMDEPOT_BLESS=1 creates it)", path.display()));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}",
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+/// Parses a whole document, failing on any well-formedness error.
+fn assert_well_formed(name: &str, xml: &str) {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(err) => panic!(
+                "{name} is not well-formed at {}: {err}",
+                reader.buffer_position()
+            ),
+        }
+    }
+}
+
+#[test]
+fn fixtures_match_golden_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let mut opts = options(&repo);
+    opts.filelists_ext = true;
+    let summary = run_ok(&opts);
+    assert_eq!(summary.exit_code(), 0, "{:?}", summary.skipped);
+    assert_eq!(summary.packages_written, 8);
+    for kind in ["primary", "filelists", "other", "filelists-ext"] {
+        let xml = decompressed(&repo, &summary, kind);
+        assert_well_formed(kind, &xml);
+        assert_golden(&format!("{kind}.xml"), &xml);
+    }
+    let repomd = fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap();
+    assert_well_formed("repomd.xml", &repomd);
+    assert!(repomd.contains("<timestamp>1</timestamp>"));
+}
+
+#[test]
+fn corrupt_packages_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("corrupt"), &repo.join("bad"));
+    fs::copy(
+        fixtures().join("rpms/rpmdepot-hello-1.0-1.noarch.rpm"),
+        repo.join("rpmdepot-hello-1.0-1.noarch.rpm"),
+    )
+    .unwrap();
+    let mut opts = options(&repo);
+    opts.includepkg = vec![
+        "rpmdepot-hello-1.0-1.noarch.rpm".into(),
+        "bad/empty.rpm".into(),
+        "bad/not-an-rpm.rpm".into(),
+        "bad/truncated.rpm".into(),
+        "vanished.rpm".into(),
+    ];
+    let summary = run_ok(&opts);
+    assert_eq!(summary.exit_code(), 2);
+    assert_eq!(summary.packages_written, 1);
+    let reasons: Vec<(String, String)> = summary
+        .skipped
+        .iter()
+        .map(|s| {
+            (
+                s.path.rsplit('/').next().unwrap().to_owned(),
+                s.reason.clone(),
+            )
+        })
+        .collect();
+    let reason_of = |name: &str| {
+        reasons
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_else(|| panic!("{name} not reported: {reasons:?}"))
+    };
+    assert!(reason_of("empty.rpm").contains("shorter than an RPM lead"));
+    assert!(reason_of("not-an-rpm.rpm").contains("no RPM lead magic"));
+    assert!(reason_of("truncated.rpm").contains("truncated in the main header"));
+    assert!(reason_of("vanished.rpm").contains("No such file"));
+    let primary = decompressed(&repo, &summary, "primary");
+    assert!(primary.contains("packages=\"1\""));
+    assert!(primary.contains("<name>rpmdepot-hello</name>"));
+}
+
+#[test]
+fn keep_last_picks_newest_build_then_last_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms-dup"), &repo);
+    let mut opts = options(&repo);
+    opts.duplicated_nevra = DuplicatePolicy::KeepLast;
+    let summary = run_ok(&opts);
+    assert_eq!(summary.duplicates.len(), 1);
+    let kept: Vec<&str> = summary.duplicates[0]
+        .members
+        .iter()
+        .filter(|m| m.kept)
+        .map(|m| m.location.as_str())
+        .collect();
+    assert_eq!(
+        kept,
+        ["b/rpmdepot-dup-1.0-1.noarch.rpm"],
+        "b has the newest build time"
+    );
+    assert_eq!(summary.packages_written, 1);
+
+    // a and c share a build time: the lexicographically last location wins.
+    fs::remove_dir_all(repo.join("b")).unwrap();
+    let summary = run_ok(&opts);
+    let kept: Vec<&str> = summary.duplicates[0]
+        .members
+        .iter()
+        .filter(|m| m.kept)
+        .map(|m| m.location.as_str())
+        .collect();
+    assert_eq!(kept, ["c/rpmdepot-dup-1.0-1.noarch.rpm"]);
+
+    // Without the option every build is written and the group is still reported.
+    opts.duplicated_nevra = DuplicatePolicy::KeepAll;
+    let summary = run_ok(&opts);
+    assert_eq!(summary.packages_written, 2);
+    assert!(summary.duplicates[0].members.iter().all(|m| m.kept));
+}
+
+#[test]
+fn a_locked_repository_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let opts = options(&repo);
+    run_ok(&opts);
+    let before = fs::read(repo.join("repodata/repomd.xml")).unwrap();
+    fs::create_dir(repo.join(".repodata")).unwrap();
+    let err = run(&opts, &no_progress).expect_err("must refuse while locked");
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert_eq!(fs::read(repo.join("repodata/repomd.xml")).unwrap(), before);
+    assert!(
+        repo.join(".repodata").exists(),
+        "someone else's lock is not removed"
+    );
+
+    let mut forced = opts.clone();
+    forced.ignore_lock = true;
+    run_ok(&forced);
+    assert!(!repo.join(".repodata").exists());
+}
+
+#[test]
+fn output_is_identical_whatever_the_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listings = Vec::new();
+    for workers in [1, 3] {
+        let repo = dir.path().join(format!("repo{workers}"));
+        copy_tree(&fixtures().join("rpms"), &repo);
+        let mut opts = options(&repo);
+        opts.workers = workers;
+        opts.xml_compression = Compression::Zstd;
+        run_ok(&opts);
+        let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(repo.join("repodata"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        listings.push(files);
+    }
+    assert_eq!(listings[0], listings[1]);
+}
+
+#[test]
+fn old_metadata_is_replaced_and_foreign_files_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let mut opts = options(&repo);
+    run_ok(&opts);
+    fs::write(repo.join("repodata/extra.txt"), b"kept").unwrap();
+    opts.xml_compression = Compression::Xz;
+    let summary = run_ok(&opts);
+    let names: Vec<String> = fs::read_dir(repo.join("repodata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "extra.txt"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.ends_with(".gz")),
+        "old files dropped: {names:?}"
+    );
+    assert_eq!(names.len(), summary.files.len() + 2, "{names:?}");
+    assert!(!dir.path().join("repo/.repodata").exists());
+}
