@@ -31,10 +31,20 @@ use crate::record::{Dependency, FileKind, PackageRecord, is_primary_file};
 /// `CR_DB_CACHE_DBVERSION`: the version written into `db_info`.
 pub const DATABASE_VERSION: i32 = 10;
 
-/// Statements run right after opening, inside the open transaction (`db_tweak`).
-const PRAGMAS: &str = "PRAGMA synchronous = OFF;\
-                       PRAGMA journal_mode = MEMORY;\
-                       PRAGMA temp_store = MEMORY;";
+/// Pragmas set before the build transaction starts.
+///
+/// `synchronous = OFF`: createrepo_c's `db_tweak` runs it right after its `BEGIN` and ignores
+/// the result; SQLite refuses it there ("Safety level may not be changed inside a
+/// transaction"), so createrepo_c really builds with the default. Set before `BEGIN` it takes
+/// effect; it only decides about fsync calls, never about the bytes of the file.
+/// `secure_delete = ON`: the distributions' SQLite libraries that createrepo_c links against
+/// (Debian, Fedora) are built with `SQLITE_SECURE_DELETE`, which zeroes space freed while the
+/// b-trees are filled; the bundled SQLite is not. With it the files match createrepo_c's byte
+/// for byte except the SQLite version number in the header and stray bytes in unused page
+/// space that differ between SQLite versions.
+const PRAGMA_BEFORE_BEGIN: &str = "PRAGMA synchronous = OFF; PRAGMA secure_delete = ON;";
+/// The pragmas that do take effect inside the transaction, in createrepo_c's order.
+const PRAGMAS: &str = "PRAGMA journal_mode = MEMORY; PRAGMA temp_store = MEMORY;";
 
 const CREATE_DB_INFO: &str = "CREATE TABLE db_info (dbversion INTEGER, checksum TEXT)";
 
@@ -188,9 +198,15 @@ const INSERT_CHANGELOG: &str =
     "INSERT INTO changelog (pkgKey, author, date, changelog)  VALUES (?, ?, ?, ?)";
 const INSERT_DB_INFO: &str = "INSERT INTO db_info (dbversion, checksum) VALUES (?, ?)";
 
-/// Insert statement of a dependency table without the `pre` column.
-fn insert_dependency_sql(table: &str) -> String {
-    format!("INSERT INTO {table} (name, flags, epoch, version, release, pkgKey) VALUES (?, ?, ?, ?, ?, ?)")
+/// Insert statement of a dependency table without the `pre` column (`db_dependency_prepare`).
+macro_rules! insert_dependency {
+    ($table:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (name, flags, epoch, version, release, pkgKey) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+    };
 }
 
 /// One open database file.
@@ -218,6 +234,9 @@ impl Database {
             Err(source) => return Err(Error::Sqlite { path, source }),
         };
         let db = Database { path, conn };
+        db.conn
+            .execute_batch(PRAGMA_BEFORE_BEGIN)
+            .map_err(db.error())?;
         db.conn.execute_batch("BEGIN").map_err(db.error())?;
         db.conn.execute_batch(PRAGMAS).map_err(db.error())?;
         db.conn.execute_batch(CREATE_DB_INFO).map_err(db.error())?;
@@ -237,7 +256,10 @@ impl Database {
 
     /// Inserts `pkgId` into the `packages` table of filelists/other; returns the pkgKey.
     fn insert_package_id(&self, pkgid: &str) -> Result<i64> {
-        let mut stmt = self.conn.prepare_cached(INSERT_PACKAGE_ID).map_err(self.error())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(INSERT_PACKAGE_ID)
+            .map_err(self.error())?;
         stmt.execute([pkgid]).map_err(self.error())?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -375,34 +397,35 @@ impl RepoDatabases {
         let pkg_key = db.conn.last_insert_rowid();
 
         // createrepo_c's order: provides, conflicts, obsoletes, requires, weak dependencies.
+        // Only the requires table has the `pre` column (text 'TRUE'/'FALSE').
         let lists: [(&str, &[Dependency]); 8] = [
-            ("provides", &r.provides),
-            ("conflicts", &r.conflicts),
-            ("obsoletes", &r.obsoletes),
-            ("requires", &r.requires),
-            ("suggests", &r.suggests),
-            ("enhances", &r.enhances),
-            ("recommends", &r.recommends),
-            ("supplements", &r.supplements),
+            (insert_dependency!("provides"), &r.provides),
+            (insert_dependency!("conflicts"), &r.conflicts),
+            (insert_dependency!("obsoletes"), &r.obsoletes),
+            (INSERT_REQUIRES, &r.requires),
+            (insert_dependency!("suggests"), &r.suggests),
+            (insert_dependency!("enhances"), &r.enhances),
+            (insert_dependency!("recommends"), &r.recommends),
+            (insert_dependency!("supplements"), &r.supplements),
         ];
-        for (table, deps) in lists {
+        for (sql, deps) in lists {
             if deps.is_empty() {
                 continue;
             }
-            if table == "requires" {
-                let mut stmt = db.conn.prepare_cached(INSERT_REQUIRES).map_err(db.error())?;
-                for d in deps {
+            let is_requires = sql == INSERT_REQUIRES;
+            let mut stmt = db.conn.prepare_cached(sql).map_err(db.error())?;
+            for d in deps {
+                if is_requires {
                     let pre = if d.pre { "TRUE" } else { "FALSE" };
-                    stmt.execute(params![d.name, d.flags, d.epoch, d.version, d.release, pkg_key, pre])
-                        .map_err(db.error())?;
+                    stmt.execute(params![
+                        d.name, d.flags, d.epoch, d.version, d.release, pkg_key, pre
+                    ])
+                } else {
+                    stmt.execute(params![
+                        d.name, d.flags, d.epoch, d.version, d.release, pkg_key
+                    ])
                 }
-            } else {
-                let sql = insert_dependency_sql(table);
-                let mut stmt = db.conn.prepare_cached(&sql).map_err(db.error())?;
-                for d in deps {
-                    stmt.execute(params![d.name, d.flags, d.epoch, d.version, d.release, pkg_key])
-                        .map_err(db.error())?;
-                }
+                .map_err(db.error())?;
             }
         }
 
@@ -437,10 +460,18 @@ impl RepoDatabases {
         if r.files.is_empty() {
             return Ok(());
         }
-        let mut stmt = db.conn.prepare_cached(INSERT_FILELIST).map_err(db.error())?;
+        let mut stmt = db
+            .conn
+            .prepare_cached(INSERT_FILELIST)
+            .map_err(db.error())?;
         for dir in pack_filelist(r) {
-            stmt.execute(params![pkg_key, dir.dirname(), dir.filenames, dir.filetypes])
-                .map_err(db.error())?;
+            stmt.execute(params![
+                pkg_key,
+                dir.dirname(),
+                dir.filenames,
+                dir.filetypes
+            ])
+            .map_err(db.error())?;
         }
         Ok(())
     }
@@ -452,10 +483,18 @@ impl RepoDatabases {
         if r.changelogs.is_empty() {
             return Ok(());
         }
-        let mut stmt = db.conn.prepare_cached(INSERT_CHANGELOG).map_err(db.error())?;
+        let mut stmt = db
+            .conn
+            .prepare_cached(INSERT_CHANGELOG)
+            .map_err(db.error())?;
         for entry in &r.changelogs {
-            stmt.execute(params![pkg_key, entry.author, c_int(entry.date), entry.text])
-                .map_err(db.error())?;
+            stmt.execute(params![
+                pkg_key,
+                entry.author,
+                c_int(entry.date),
+                entry.text
+            ])
+            .map_err(db.error())?;
         }
         Ok(())
     }
@@ -499,6 +538,9 @@ impl PackedDir<'_> {
 /// Groups the files of a package by their directory string (exactly as stored, so `/a/` and
 /// `/a` would be two groups, as in createrepo_c) and returns the groups in the order
 /// createrepo_c writes them: the iteration order of its `GHashTable` keyed by that string.
+/// createrepo_c hashes the raw header bytes, we hash the record's UTF-8 text: for a directory
+/// name that is not valid UTF-8 (converted from ISO-8859-1 by the record) the row order can
+/// differ from createrepo_c's.
 fn pack_filelist(record: &PackageRecord) -> Vec<PackedDir<'_>> {
     let mut table = GHashOrder::new();
     let mut dirs: Vec<PackedDir<'_>> = Vec::new();
@@ -581,7 +623,12 @@ impl GHashOrder {
 
     /// Returns the insertion index of `key`, inserting it as entry `next` when absent
     /// (`key_of` gives the key of an existing entry).
-    fn find_or_insert<'k>(&mut self, key: &str, key_of: impl Fn(usize) -> &'k str, next: usize) -> usize {
+    fn find_or_insert<'k>(
+        &mut self,
+        key: &str,
+        key_of: impl Fn(usize) -> &'k str,
+        next: usize,
+    ) -> usize {
         let hash = g_str_hash(key).max(2);
         let mut index = self.start_index(hash);
         let mut step = 0;
@@ -666,5 +713,593 @@ impl GHashOrder {
             .zip(&self.entries)
             .filter(|(hash, _)| **hash >= 2)
             .map(|(_, entry)| *entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ChangelogEntry, PackageFile};
+    use crate::text::to_utf8;
+
+    /// `sqlite3 primary.sqlite .schema` of a createrepo_c 0.17.3 repository.
+    const PRIMARY_SCHEMA: &str = concat!(
+        "CREATE TABLE db_info (dbversion INTEGER, checksum TEXT);\n",
+        "CREATE TABLE packages (  pkgKey INTEGER PRIMARY KEY,  pkgId TEXT,  name TEXT,  arch TEXT,  version TEXT,  epoch TEXT,  release TEXT,  summary TEXT,  description TEXT,  url TEXT,  time_file INTEGER,  time_build INTEGER,  rpm_license TEXT,  rpm_vendor TEXT,  rpm_group TEXT,  rpm_buildhost TEXT,  rpm_sourcerpm TEXT,  rpm_header_start INTEGER,  rpm_header_end INTEGER,  rpm_packager TEXT,  size_package INTEGER,  size_installed INTEGER,  size_archive INTEGER,  location_href TEXT,  location_base TEXT,  checksum_type TEXT);\n",
+        "CREATE TABLE files (  name TEXT,  type TEXT,  pkgKey INTEGER);\n",
+        "CREATE TABLE requires (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER , pre BOOLEAN DEFAULT FALSE);\n",
+        "CREATE TABLE provides (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE conflicts (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE obsoletes (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE suggests (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE enhances (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE recommends (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TABLE supplements (  name TEXT,  flags TEXT,  epoch TEXT,  version TEXT,  release TEXT,  pkgKey INTEGER );\n",
+        "CREATE TRIGGER removals AFTER DELETE ON packages  BEGIN    DELETE FROM files WHERE pkgKey = old.pkgKey;    DELETE FROM requires WHERE pkgKey = old.pkgKey;    DELETE FROM provides WHERE pkgKey = old.pkgKey;    DELETE FROM conflicts WHERE pkgKey = old.pkgKey;    DELETE FROM obsoletes WHERE pkgKey = old.pkgKey;    DELETE FROM suggests WHERE pkgKey = old.pkgKey;    DELETE FROM enhances WHERE pkgKey = old.pkgKey;    DELETE FROM recommends WHERE pkgKey = old.pkgKey;    DELETE FROM supplements WHERE pkgKey = old.pkgKey;  END;\n",
+        "CREATE INDEX packagename ON packages (name);\n",
+        "CREATE INDEX packageId ON packages (pkgId);\n",
+        "CREATE INDEX filenames ON files (name);\n",
+        "CREATE INDEX pkgfiles ON files (pkgKey);\n",
+        "CREATE INDEX pkgrequires on requires (pkgKey);\n",
+        "CREATE INDEX requiresname ON requires (name);\n",
+        "CREATE INDEX pkgprovides on provides (pkgKey);\n",
+        "CREATE INDEX providesname ON provides (name);\n",
+        "CREATE INDEX pkgconflicts on conflicts (pkgKey);\n",
+        "CREATE INDEX pkgobsoletes on obsoletes (pkgKey);\n",
+        "CREATE INDEX pkgsuggests on suggests (pkgKey);\n",
+        "CREATE INDEX pkgenhances on enhances (pkgKey);\n",
+        "CREATE INDEX pkgrecommends on recommends (pkgKey);\n",
+        "CREATE INDEX pkgsupplements on supplements (pkgKey);\n",
+    );
+
+    /// `sqlite3 filelists.sqlite .schema` of a createrepo_c 0.17.3 repository.
+    const FILELISTS_SCHEMA: &str = concat!(
+        "CREATE TABLE db_info (dbversion INTEGER, checksum TEXT);\n",
+        "CREATE TABLE packages (  pkgKey INTEGER PRIMARY KEY,  pkgId TEXT);\n",
+        "CREATE TABLE filelist (  pkgKey INTEGER,  dirname TEXT,  filenames TEXT,  filetypes TEXT);\n",
+        "CREATE TRIGGER remove_filelist AFTER DELETE ON packages  BEGIN    DELETE FROM filelist WHERE pkgKey = old.pkgKey;  END;\n",
+        "CREATE INDEX keyfile ON filelist (pkgKey);\n",
+        "CREATE INDEX pkgId ON packages (pkgId);\n",
+        "CREATE INDEX dirnames ON filelist (dirname);\n",
+    );
+
+    /// `sqlite3 other.sqlite .schema` of a createrepo_c 0.17.3 repository.
+    const OTHER_SCHEMA: &str = concat!(
+        "CREATE TABLE db_info (dbversion INTEGER, checksum TEXT);\n",
+        "CREATE TABLE packages (  pkgKey INTEGER PRIMARY KEY,  pkgId TEXT);\n",
+        "CREATE TABLE changelog (  pkgKey INTEGER,  author TEXT,  date INTEGER,  changelog TEXT);\n",
+        "CREATE TRIGGER remove_changelogs AFTER DELETE ON packages  BEGIN    DELETE FROM changelog WHERE pkgKey = old.pkgKey;  END;\n",
+        "CREATE INDEX keychange ON changelog (pkgKey);\n",
+        "CREATE INDEX pkgId ON packages (pkgId);\n",
+    );
+
+    fn dep(name: &str, flags: Option<&str>, evr: Option<(&str, &str, Option<&str>)>) -> Dependency {
+        Dependency {
+            name: name.to_owned(),
+            flags: flags.map(str::to_owned),
+            epoch: evr.map(|(e, _, _)| e.to_owned()),
+            version: evr.map(|(_, v, _)| v.to_owned()),
+            release: evr.and_then(|(_, _, r)| r.map(str::to_owned)),
+            pre: false,
+        }
+    }
+
+    fn file(dirname: &str, basename: &str, kind: FileKind) -> PackageFile {
+        PackageFile {
+            dirname: dirname.to_owned(),
+            basename: basename.to_owned(),
+            kind,
+            digest: String::new(),
+        }
+    }
+
+    /// A package with every optional text empty, as a minimal rpmbuild package would be.
+    fn bare_record(pkgid: &str, name: &str) -> PackageRecord {
+        PackageRecord {
+            pkgid: pkgid.to_owned(),
+            checksum_type: "sha256".to_owned(),
+            name: name.to_owned(),
+            arch: "x86_64".to_owned(),
+            epoch: "0".to_owned(),
+            version: "1.0".to_owned(),
+            release: "1".to_owned(),
+            summary: "A package".to_owned(),
+            description: String::new(),
+            packager: String::new(),
+            url: String::new(),
+            time_file: 1_700_000_000,
+            time_build: 1_600_000_000,
+            size_package: 1234,
+            size_installed: 5_000_000_000,
+            size_archive: 600,
+            location_href: format!("Packages/{name}-1.0-1.x86_64.rpm"),
+            location_base: None,
+            license: "MIT".to_owned(),
+            vendor: String::new(),
+            group: "Unspecified".to_owned(),
+            buildhost: "builder".to_owned(),
+            sourcerpm: String::new(),
+            header_start: 4504,
+            header_end: 9000,
+            provides: Vec::new(),
+            requires: Vec::new(),
+            conflicts: Vec::new(),
+            obsoletes: Vec::new(),
+            suggests: Vec::new(),
+            enhances: Vec::new(),
+            recommends: Vec::new(),
+            supplements: Vec::new(),
+            files: Vec::new(),
+            files_checksum_type: "sha256".to_owned(),
+            changelogs: Vec::new(),
+        }
+    }
+
+    /// A package with everything filled in, Latin-1 text converted the way the record does it.
+    fn full_record() -> PackageRecord {
+        let mut r = bare_record("bbbb", "full");
+        r.epoch = "3".to_owned();
+        r.description = to_utf8(b"Caf\xe9 description\nsecond line");
+        r.packager = to_utf8(b"Jos\xe9 Packager <jose@example.com>");
+        r.url = "https://example.com/".to_owned();
+        r.vendor = "Vendor Inc.".to_owned();
+        r.sourcerpm = "full-1.0-1.src.rpm".to_owned();
+        r.location_base = Some("https://mirror.example.com/repo/".to_owned());
+        // After 2038: createrepo_c binds these with sqlite3_bind_int.
+        r.time_file = 2_147_483_648;
+        r.provides = vec![
+            dep("full", Some("EQ"), Some(("3", "1.0", Some("1")))),
+            dep("full(x86-64)", Some("EQ"), Some(("3", "1.0", Some("1")))),
+            dep("virtual-thing", None, None),
+        ];
+        let mut pre_req = dep("coreutils", None, None);
+        pre_req.pre = true;
+        r.requires = vec![
+            dep("libfoo.so.1()(64bit)", None, None),
+            pre_req,
+            dep("bar", Some("GE"), Some(("0", "2.0", None))),
+        ];
+        r.conflicts = vec![dep("oldfull", Some("LT"), Some(("0", "0.9", None)))];
+        r.obsoletes = vec![dep(
+            "full-legacy",
+            Some("LE"),
+            Some(("1", "0.5", Some("2"))),
+        )];
+        r.suggests = vec![dep("full-doc", None, None)];
+        r.enhances = vec![dep("editor", None, None)];
+        r.recommends = vec![dep("full-extras", Some("GE"), Some(("0", "1.0", None)))];
+        r.supplements = vec![dep("(full and other)", None, None)];
+        r.files = vec![
+            file("/etc/", "full.conf", FileKind::File),
+            file("/etc/", "full.d", FileKind::Dir),
+            file("/etc/full.d/", "state", FileKind::Ghost),
+            file("/usr/bin/", "full", FileKind::File),
+            file("/usr/lib/", "sendmail", FileKind::File),
+            file("/usr/share/doc/", "full", FileKind::Dir),
+            file("/usr/share/doc/full/", "README", FileKind::File),
+            file("/usr/bin/", "full-helper", FileKind::Ghost),
+            file("/", "", FileKind::Dir),
+            file("/", "vmlinuz", FileKind::File),
+            file("", "full.spec", FileKind::File),
+            file("/opt//", "x", FileKind::File),
+            file("/opt/", "y", FileKind::File),
+            file("/srv/", "", FileKind::File),
+        ];
+        r.changelogs = vec![
+            ChangelogEntry {
+                author: to_utf8(b"Jos\xe9 M\xfcller <jm@example.com> - 1.0-1"),
+                date: 1_600_000_000,
+                text: "- First release".to_owned(),
+            },
+            ChangelogEntry {
+                author: "Ann <ann@example.com> - 1.0-2".to_owned(),
+                date: 2_147_483_648,
+                text: to_utf8(b"- Na\xefve fix\n- second item"),
+            },
+        ];
+        r
+    }
+
+    /// Builds the three databases from `records` in a temporary directory.
+    fn build(records: &[PackageRecord]) -> (tempfile::TempDir, [PathBuf; 3]) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut dbs = RepoDatabases::create(dir.path()).expect("create databases");
+        for record in records {
+            dbs.add(record).expect("add package");
+        }
+        let paths = dbs
+            .finish("pri-sum", "fil-sum", "oth-sum")
+            .expect("finish databases");
+        (dir, paths)
+    }
+
+    fn open(path: &Path) -> Connection {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open database")
+    }
+
+    /// Every row of `sql` as strings made by SQLite's `quote()`.
+    fn rows(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(sql).expect("prepare query");
+        stmt.query_map([], |row| row.get::<_, String>(0))
+            .expect("run query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("read rows")
+    }
+
+    fn schema(path: &Path) -> String {
+        rows(
+            &open(path),
+            "SELECT sql || ';' FROM sqlite_master ORDER BY rowid",
+        )
+        .into_iter()
+        .map(|line| line + "\n")
+        .collect()
+    }
+
+    #[test]
+    fn schema_matches_createrepo_c() {
+        let (_dir, [primary, filelists, other]) = build(&[full_record()]);
+        assert_eq!(schema(&primary), PRIMARY_SCHEMA);
+        assert_eq!(schema(&filelists), FILELISTS_SCHEMA);
+        assert_eq!(schema(&other), OTHER_SCHEMA);
+        let names: Vec<_> = [&primary, &filelists, &other]
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["primary.sqlite", "filelists.sqlite", "other.sqlite"]
+        );
+    }
+
+    #[test]
+    fn indexes_are_created_only_at_finish_and_pragmas_are_set() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let dbs = RepoDatabases::create(dir.path()).expect("create databases");
+        let conn = &dbs.primary.conn;
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count indexes");
+        assert_eq!(indexes, 0);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("journal mode");
+        assert_eq!(mode, "memory");
+        let temp_store: i64 = conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .expect("temp store");
+        assert_eq!(temp_store, 2);
+        assert!(!conn.is_autocommit(), "the whole build is one transaction");
+    }
+
+    #[test]
+    fn db_info_holds_version_10_and_the_xml_checksum() {
+        let (_dir, [primary, filelists, other]) = build(&[]);
+        let info = "SELECT quote(dbversion) || '|' || quote(checksum) FROM db_info";
+        assert_eq!(rows(&open(&primary), info), ["10|'pri-sum'"]);
+        assert_eq!(rows(&open(&filelists), info), ["10|'fil-sum'"]);
+        assert_eq!(rows(&open(&other), info), ["10|'oth-sum'"]);
+    }
+
+    #[test]
+    fn package_columns_follow_createrepo_c_null_rules() {
+        let mut base_empty = bare_record("cccc", "third");
+        base_empty.location_base = Some(String::new());
+        let (_dir, [primary, _, _]) =
+            build(&[bare_record("aaaa", "bare"), full_record(), base_empty]);
+        let columns = "SELECT quote(pkgKey) || '|' || quote(pkgId) || '|' || quote(name) || '|' || \
+             quote(arch) || '|' || quote(version) || '|' || quote(epoch) || '|' || quote(release) \
+             || '|' || quote(summary) || '|' || quote(description) || '|' || quote(url) || '|' || \
+             quote(time_file) || '|' || quote(time_build) || '|' || quote(rpm_license) || '|' || \
+             quote(rpm_vendor) || '|' || quote(rpm_group) || '|' || quote(rpm_buildhost) || '|' \
+             || quote(rpm_sourcerpm) || '|' || quote(rpm_header_start) || '|' || \
+             quote(rpm_header_end) || '|' || quote(rpm_packager) || '|' || quote(size_package) \
+             || '|' || quote(size_installed) || '|' || quote(size_archive) || '|' || \
+             quote(location_href) || '|' || quote(location_base) || '|' || quote(checksum_type) \
+             FROM packages ORDER BY pkgKey";
+        assert_eq!(
+            rows(&open(&primary), columns),
+            [
+                "1|'aaaa'|'bare'|'x86_64'|'1.0'|'0'|'1'|'A package'|NULL|NULL|1700000000|\
+                 1600000000|'MIT'|''|'Unspecified'|'builder'|''|4504|9000|NULL|1234|5000000000|600|\
+                 'Packages/bare-1.0-1.x86_64.rpm'|NULL|'sha256'",
+                "2|'bbbb'|'full'|'x86_64'|'1.0'|'3'|'1'|'A package'|\
+                 'Café description\nsecond line'|'https://example.com/'|-2147483648|1600000000|\
+                 'MIT'|'Vendor Inc.'|'Unspecified'|'builder'|'full-1.0-1.src.rpm'|4504|9000|\
+                 'José Packager <jose@example.com>'|1234|5000000000|600|\
+                 'Packages/full-1.0-1.x86_64.rpm'|'https://mirror.example.com/repo/'|'sha256'",
+                "3|'cccc'|'third'|'x86_64'|'1.0'|'0'|'1'|'A package'|NULL|NULL|1700000000|\
+                 1600000000|'MIT'|''|'Unspecified'|'builder'|''|4504|9000|NULL|1234|5000000000|600|\
+                 'Packages/third-1.0-1.x86_64.rpm'|NULL|'sha256'",
+            ]
+        );
+        let types =
+            "SELECT typeof(epoch) || typeof(time_file) || typeof(size_package) FROM packages";
+        assert_eq!(rows(&open(&primary), types)[0], "textintegerinteger");
+    }
+
+    #[test]
+    fn package_keys_count_from_one_in_every_database() {
+        let (_dir, paths) = build(&[bare_record("aaaa", "a"), bare_record("bbbb", "b")]);
+        for path in &paths {
+            assert_eq!(
+                rows(
+                    &open(path),
+                    "SELECT pkgKey || '=' || pkgId FROM packages ORDER BY rowid"
+                ),
+                ["1=aaaa", "2=bbbb"]
+            );
+        }
+    }
+
+    #[test]
+    fn dependencies_keep_nulls_and_requires_pre_is_text() {
+        let (_dir, [primary, _, _]) = build(&[full_record()]);
+        let conn = open(&primary);
+        let deps = |table: &str| {
+            rows(
+                &conn,
+                &format!(
+                    "SELECT quote(name) || '|' || quote(flags) || '|' || quote(epoch) || '|' || \
+                     quote(version) || '|' || quote(release) || '|' || quote(pkgKey) FROM {table} \
+                     ORDER BY rowid"
+                ),
+            )
+        };
+        assert_eq!(
+            deps("provides"),
+            [
+                "'full'|'EQ'|'3'|'1.0'|'1'|1",
+                "'full(x86-64)'|'EQ'|'3'|'1.0'|'1'|1",
+                "'virtual-thing'|NULL|NULL|NULL|NULL|1",
+            ]
+        );
+        assert_eq!(
+            deps("requires"),
+            [
+                "'libfoo.so.1()(64bit)'|NULL|NULL|NULL|NULL|1",
+                "'coreutils'|NULL|NULL|NULL|NULL|1",
+                "'bar'|'GE'|'0'|'2.0'|NULL|1",
+            ]
+        );
+        assert_eq!(
+            rows(&conn, "SELECT quote(pre) FROM requires ORDER BY rowid"),
+            ["'FALSE'", "'TRUE'", "'FALSE'"]
+        );
+        assert_eq!(deps("conflicts"), ["'oldfull'|'LT'|'0'|'0.9'|NULL|1"]);
+        assert_eq!(deps("obsoletes"), ["'full-legacy'|'LE'|'1'|'0.5'|'2'|1"]);
+        assert_eq!(deps("suggests"), ["'full-doc'|NULL|NULL|NULL|NULL|1"]);
+        assert_eq!(deps("enhances"), ["'editor'|NULL|NULL|NULL|NULL|1"]);
+        assert_eq!(deps("recommends"), ["'full-extras'|'GE'|'0'|'1.0'|NULL|1"]);
+        assert_eq!(
+            deps("supplements"),
+            ["'(full and other)'|NULL|NULL|NULL|NULL|1"]
+        );
+    }
+
+    #[test]
+    fn primary_files_table_holds_only_primary_files() {
+        let (_dir, [primary, _, _]) = build(&[full_record()]);
+        assert_eq!(
+            rows(
+                &open(&primary),
+                "SELECT name || '|' || type || '|' || pkgKey FROM files ORDER BY rowid"
+            ),
+            [
+                "/etc/full.conf|file|1",
+                "/etc/full.d|dir|1",
+                "/etc/full.d/state|ghost|1",
+                "/usr/bin/full|file|1",
+                "/usr/lib/sendmail|file|1",
+                "/usr/bin/full-helper|ghost|1",
+            ]
+        );
+    }
+
+    #[test]
+    fn filelists_pack_one_row_per_directory_string() {
+        let (_dir, [_, filelists, _]) = build(&[full_record()]);
+        let mut got = rows(
+            &open(&filelists),
+            "SELECT pkgKey || '|' || quote(dirname) || '|' || quote(filenames) || '|' || \
+             quote(filetypes) FROM filelist",
+        );
+        got.sort();
+        let mut want = [
+            "1|'.'|'full.spec'|'f'",
+            // The root directory entry has an empty basename: written as '/'.
+            "1|'/'|'//vmlinuz'|'df'",
+            "1|'/etc'|'full.conf/full.d'|'fd'",
+            "1|'/etc/full.d'|'state'|'g'",
+            // "/opt//" and "/opt/" are different keys with the same dirname.
+            "1|'/opt'|'x'|'f'",
+            "1|'/opt'|'y'|'f'",
+            "1|'/srv'|'/'|'f'",
+            "1|'/usr/bin'|'full/full-helper'|'fg'",
+            "1|'/usr/lib'|'sendmail'|'f'",
+            "1|'/usr/share/doc'|'full'|'d'",
+            "1|'/usr/share/doc/full'|'README'|'f'",
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn filelist_dirname_trimming() {
+        let dir = |key| PackedDir {
+            key,
+            filenames: String::new(),
+            filetypes: String::new(),
+        };
+        assert_eq!(dir("/usr/bin/").dirname(), "/usr/bin");
+        assert_eq!(dir("/usr/bin//").dirname(), "/usr/bin");
+        assert_eq!(dir("/usr/bin").dirname(), "/usr/bin");
+        assert_eq!(dir("/").dirname(), "/");
+        assert_eq!(dir("///").dirname(), "/");
+        assert_eq!(dir("").dirname(), ".");
+    }
+
+    #[test]
+    fn other_holds_changelogs_oldest_first() {
+        let (_dir, [_, _, other]) = build(&[bare_record("aaaa", "none"), full_record()]);
+        assert_eq!(
+            rows(
+                &open(&other),
+                "SELECT quote(pkgKey) || '|' || quote(author) || '|' || quote(date) || '|' || \
+                 quote(changelog) FROM changelog ORDER BY rowid"
+            ),
+            [
+                "2|'José Müller <jm@example.com> - 1.0-1'|1600000000|'- First release'",
+                "2|'Ann <ann@example.com> - 1.0-2'|-2147483648|'- Naïve fix\n- second item'",
+            ]
+        );
+    }
+
+    #[test]
+    fn create_refuses_existing_files_and_names_them() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let existing = dir.path().join("filelists.sqlite");
+        fs::write(&existing, b"").expect("write placeholder");
+        match RepoDatabases::create(dir.path()) {
+            Err(Error::Io { path, source }) => {
+                assert_eq!(path, existing);
+                assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists);
+            }
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("create must refuse an existing file"),
+        }
+        // The primary database created before the failure is removed again.
+        assert!(!dir.path().join("primary.sqlite").exists());
+        assert!(existing.exists());
+        assert!(!dir.path().join("other.sqlite").exists());
+    }
+
+    #[test]
+    fn g_str_hash_matches_glib() {
+        // Values from GLib 2.74's g_str_hash (signed chars: non-ASCII bytes count negative).
+        assert_eq!(g_str_hash("abc"), 193_485_963);
+        assert_eq!(g_str_hash("/usr/share/café/"), 670_813_220);
+        assert_eq!(g_str_hash("é😀"), 1_935_905_272);
+        assert_eq!(g_str_hash(""), 5381);
+    }
+
+    fn hash_order<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+        let mut table = GHashOrder::new();
+        let mut inserted: Vec<&str> = Vec::new();
+        for key in keys {
+            let next = inserted.len();
+            if table.find_or_insert(key, |i| inserted[i], next) == next {
+                inserted.push(key);
+            }
+        }
+        table.iteration_order().map(|i| inserted[i]).collect()
+    }
+
+    #[test]
+    fn filelist_rows_follow_createrepo_c_order() {
+        // Row order of createrepo_c 0.17.3 (GLib 2.74) for two real packages: super_kernel
+        // (two directories) and iok (41 directories, so the table is resized three times).
+        assert_eq!(
+            hash_order(&["/usr/bin/", "/usr/share/man/"]),
+            ["/usr/share/man/", "/usr/bin/"]
+        );
+        let locales = [
+            "as", "bn_IN", "bs", "ca", "da", "de", "de_CH", "el", "es", "fr", "gu", "hi", "hu",
+            "it", "ja", "kn", "ko", "mai", "ml", "mr", "nl", "or", "pa", "pl", "pt", "pt_BR", "ru",
+            "sr", "sr@latin", "ta", "te", "th", "uk", "zh_CN", "zh_TW",
+        ];
+        let mut header_order: Vec<String> = [
+            "/usr/bin/",
+            "/usr/share/applications/",
+            "/usr/share/doc/",
+            "/usr/share/doc/iok-1.3.11/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        header_order.extend(
+            locales
+                .iter()
+                .map(|l| format!("/usr/share/locale/{l}/LC_MESSAGES/")),
+        );
+        header_order.push("/usr/share/man/man1/".to_owned());
+        header_order.push("/usr/share/pixmaps/".to_owned());
+        // Each directory appears several times, as it does for a package's files.
+        let keys: Vec<&str> = header_order
+            .iter()
+            .flat_map(|d| [d.as_str(), d.as_str()])
+            .collect();
+        let expected = [
+            "ja",
+            "mai",
+            "pa",
+            "ru",
+            "as",
+            "el",
+            "ca",
+            "hu",
+            "nl",
+            "zh_TW",
+            "or",
+            "bn_IN",
+            "th",
+            "sr@latin",
+            "/usr/share/applications",
+            "pt",
+            "/usr/share/doc",
+            "hi",
+            "ml",
+            "pl",
+            "/usr/share/doc/iok-1.3.11",
+            "gu",
+            "te",
+            "pt_BR",
+            "kn",
+            "de_CH",
+            "it",
+            "ta",
+            "bs",
+            "es",
+            "uk",
+            "zh_CN",
+            "/usr/bin",
+            "fr",
+            "ko",
+            "de",
+            "/usr/share/man/man1",
+            "/usr/share/pixmaps",
+            "mr",
+            "da",
+            "sr",
+        ]
+        .map(|d| {
+            if d.starts_with('/') {
+                format!("{d}/")
+            } else {
+                format!("/usr/share/locale/{d}/LC_MESSAGES/")
+            }
+        });
+        assert_eq!(hash_order(&keys), expected);
+    }
+
+    #[test]
+    fn hash_order_survives_many_directories() {
+        let dirs: Vec<String> = (0..5000).map(|i| format!("/d{i}/")).collect();
+        let keys: Vec<&str> = dirs.iter().map(String::as_str).collect();
+        let mut order = hash_order(&keys);
+        assert_eq!(order.len(), 5000);
+        order.sort();
+        let mut all = keys.clone();
+        all.sort();
+        assert_eq!(order, all);
     }
 }
