@@ -20,7 +20,7 @@ use crate::package::{PackageSource, read_package};
 use crate::record::{ChangelogLimit, PackageRecord};
 use crate::repomd::{Repomd, RepomdRecord};
 use crate::scan::{PackageTask, from_list, read_pkglist, walk};
-use crate::sqlite::RepoDatabases;
+use crate::sqlite::{RepoDatabases, write_filelists_ext_database};
 use crate::xml::MetadataKind;
 
 /// What to keep of the previous repodata (`--retain-old-md-by-age`, createrepo_c's default).
@@ -521,13 +521,26 @@ pub fn run(
             &checksum_of("filelists"),
             &checksum_of("other"),
         )?;
+        let mut databases: Vec<(PathBuf, &str)> = paths
+            .iter()
+            .cloned()
+            .zip(["primary_db", "filelists_db", "other_db"])
+            .collect();
+        if options.filelists_ext {
+            let ext = write_filelists_ext_database(
+                &paths[1],
+                &temp_dir.join("filelists-ext.sqlite"),
+                &checksum_of("filelists-ext"),
+            )?;
+            databases.push((ext, "filelists-ext_db"));
+        }
         let sqlite_suffix = options.sqlite_compression.suffix();
-        for (path, kind) in paths.iter().zip(["primary_db", "filelists_db", "other_db"]) {
+        for (path, kind) in &databases {
             let dest = PathBuf::from(format!("{}{sqlite_suffix}", path.display()));
             let stats = compress_file(path, &dest, options.sqlite_compression, repomd_checksum)?;
             fs::remove_file(path).map_err(|e| Error::io(path, e))?;
             pending.push(PendingFile {
-                kind: kind.to_owned(),
+                kind: (*kind).to_owned(),
                 path: dest,
                 stats,
             });

@@ -289,6 +289,29 @@ impl Database {
     }
 }
 
+/// createrepo_c's `filelists-ext.sqlite`: the filelists database (same schema and rows; it has
+/// no schema of its own yet) with `db_info` pointing at filelists-ext.xml. Made from a finished
+/// filelists.sqlite.
+pub fn write_filelists_ext_database(
+    filelists_db: &Path,
+    dest: &Path,
+    filelists_ext_xml_checksum: &str,
+) -> Result<PathBuf> {
+    fs::copy(filelists_db, dest).map_err(|e| Error::io(dest, e))?;
+    let sqlite_error = |source| Error::Sqlite {
+        path: dest.to_owned(),
+        source,
+    };
+    let conn = Connection::open(dest).map_err(sqlite_error)?;
+    conn.execute(
+        "UPDATE db_info SET checksum = ?1",
+        [filelists_ext_xml_checksum],
+    )
+    .map_err(sqlite_error)?;
+    conn.close().map_err(|(_, e)| sqlite_error(e))?;
+    Ok(dest.to_owned())
+}
+
 /// The three databases of one repository, written while the packages are added.
 ///
 /// Everything goes into one transaction per database, committed by [`RepoDatabases::finish`].

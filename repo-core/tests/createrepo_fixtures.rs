@@ -303,3 +303,58 @@ fn old_metadata_is_replaced_and_foreign_files_kept() {
     assert_eq!(names.len(), summary.files.len() + 2, "{names:?}");
     assert!(!dir.path().join("repo/.repodata").exists());
 }
+
+#[test]
+fn databases_include_filelists_ext_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let mut opts = options(&repo);
+    opts.database = true;
+    opts.filelists_ext = true;
+    let summary = run_ok(&opts);
+    let kinds: Vec<&str> = summary.files.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "primary",
+            "filelists",
+            "other",
+            "primary_db",
+            "filelists_db",
+            "other_db",
+            "filelists-ext",
+            "filelists-ext_db"
+        ]
+    );
+    let ext_db = summary
+        .files
+        .iter()
+        .find(|f| f.kind == "filelists-ext_db")
+        .unwrap();
+    let ext_xml = summary
+        .files
+        .iter()
+        .find(|f| f.kind == "filelists-ext")
+        .unwrap();
+    let mut sqlite = Vec::new();
+    bzip2::read::BzDecoder::new(&fs::read(repo.join(&ext_db.location)).unwrap()[..])
+        .read_to_end(&mut sqlite)
+        .unwrap();
+    let path = dir.path().join("ext.sqlite");
+    fs::write(&path, sqlite).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, checksum): (i64, String) = conn
+        .query_row("SELECT dbversion, checksum FROM db_info", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (version, checksum.as_str()),
+        (10, ext_xml.checksum.as_str())
+    );
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM filelist", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows > 10, "filelist rows: {rows}");
+}
