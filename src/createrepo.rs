@@ -108,6 +108,28 @@ pub struct CreaterepoArgs {
     /// Behave like classic createrepo: gz compression, sqlite on, uncompressed groupfile.
     #[arg(long)]
     compatibility: bool,
+    /// Reuse the metadata of unchanged packages (same path, size and mtime).
+    #[arg(long)]
+    update: bool,
+    /// With --update, trust the path alone (no stat of unchanged packages).
+    #[arg(long)]
+    skip_stat: bool,
+    /// With --update, also reuse packages known to this repository's cache (repeatable).
+    #[arg(long, value_name = "PATH")]
+    update_md_path: Vec<PathBuf>,
+    /// With --update, take the package list from the previous run instead of walking
+    /// (add with --pkglist/--includepkg, remove with --excludes).
+    #[arg(long)]
+    recycle_pkglist: bool,
+    /// Directory of the package cache (default: OUTPUTDIR/.rpmdepot).
+    #[arg(short = 'c', long)]
+    cachedir: Option<PathBuf>,
+    /// Keep additional metadata (comps, updateinfo, modules) on --update (the default).
+    #[arg(long, overrides_with = "discard_additional_metadata")]
+    keep_all_metadata: bool,
+    /// Drop additional metadata of the old repodata on --update.
+    #[arg(long)]
+    discard_additional_metadata: bool,
     /// Remove a stale .repodata/ lock left by a dead run.
     #[arg(long)]
     ignore_lock: bool,
@@ -234,6 +256,12 @@ fn options(args: &CreaterepoArgs) -> Result<CreaterepoOptions> {
             _ => DuplicatePolicy::KeepAll,
         },
         ignore_lock: args.ignore_lock,
+        update: args.update,
+        skip_stat: args.skip_stat,
+        update_md_paths: args.update_md_path.clone(),
+        recycle_pkglist: args.recycle_pkglist,
+        cachedir: args.cachedir.clone(),
+        keep_all_metadata: !args.discard_additional_metadata || args.keep_all_metadata,
     })
 }
 

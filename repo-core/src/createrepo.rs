@@ -4,6 +4,7 @@
 //! every metadata file into a temporary directory, repomd.xml last, and the atomic swap.
 //! Must not: print (it returns a [`CreaterepoSummary`]; the CLI reports it).
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::cache::{CachedPackage, PackageCache};
 use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
-use crate::duplicates::{DuplicateGroup, DuplicatePolicy, resolve};
+use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
 use crate::error::{Error, Result};
 use crate::package::{PackageSource, read_package};
 use crate::record::{ChangelogLimit, PackageRecord};
@@ -90,6 +92,77 @@ pub struct CreaterepoOptions {
     pub duplicated_nevra: DuplicatePolicy,
     /// `--ignore-lock`.
     pub ignore_lock: bool,
+    /// `--update`: reuse what the cache knows of unchanged packages.
+    pub update: bool,
+    /// `--skip-stat`: with `--update`, trust the path alone.
+    pub skip_stat: bool,
+    /// `--update-md-path`: other repositories whose caches may hold our packages.
+    pub update_md_paths: Vec<PathBuf>,
+    /// `--recycle-pkglist`: take the package list from the previous run instead of walking.
+    pub recycle_pkglist: bool,
+    /// `--cachedir`: where the package cache lives (default `<outputdir>/.rpmdepot`).
+    pub cachedir: Option<PathBuf>,
+    /// Keep additional metadata (comps, updateinfo, modules…) of the old repodata on update.
+    pub keep_all_metadata: bool,
+}
+
+impl CreaterepoOptions {
+    /// Options with createrepo_c's defaults for packages in `input_dir`.
+    pub fn new(input_dir: impl Into<PathBuf>) -> Self {
+        CreaterepoOptions {
+            input_dir: input_dir.into(),
+            output_dir: None,
+            baseurl: None,
+            location_prefix: None,
+            excludes: Vec::new(),
+            pkglist: None,
+            includepkg: Vec::new(),
+            skip_symlinks: false,
+            checksum: ChecksumType::Sha256,
+            repomd_checksum: None,
+            xml_compression: Compression::Zstd,
+            sqlite_compression: Compression::Bz2,
+            other_compression: Compression::Zstd,
+            database: false,
+            changelog_limit: ChangelogLimit::Newest(10),
+            revision: None,
+            set_timestamp_to_revision: false,
+            distro_tags: Vec::new(),
+            content_tags: Vec::new(),
+            repo_tags: Vec::new(),
+            unique_md_filenames: true,
+            filelists_ext: false,
+            groupfile: None,
+            retention: Retention::DropReferenced,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            duplicated_nevra: DuplicatePolicy::KeepAll,
+            ignore_lock: false,
+            update: false,
+            skip_stat: false,
+            update_md_paths: Vec::new(),
+            recycle_pkglist: false,
+            cachedir: None,
+            keep_all_metadata: true,
+        }
+    }
+
+    /// Everything that shapes a package's fragments: a cache made with other values is unusable.
+    fn cache_fingerprint(&self) -> String {
+        format!(
+            "checksum={} changelog={:?} baseurl={:?} filelists_ext={}",
+            self.checksum.name(),
+            self.changelog_limit,
+            self.baseurl,
+            self.filelists_ext
+        )
+    }
+
+    fn cache_path(&self, out_dir: &Path) -> PathBuf {
+        self.cachedir
+            .clone()
+            .unwrap_or_else(|| out_dir.join(".rpmdepot"))
+            .join("cache.sqlite")
+    }
 }
 
 /// A package that was not written, and why.
@@ -139,6 +212,8 @@ pub struct CreaterepoSummary {
     pub packages_found: usize,
     /// Packages written to the metadata.
     pub packages_written: usize,
+    /// Packages taken from the cache without reading them (`--update`).
+    pub packages_reused: usize,
     /// Packages that could not be read or were refused.
     pub skipped: Vec<SkippedPackage>,
     /// Every NEVRA found more than once, with the members kept.
@@ -228,27 +303,110 @@ fn parse_distro(value: &str) -> (Option<String>, String) {
     }
 }
 
-/// Writes one metadata document for the kept records.
+/// Writes one metadata document from the kept packages' fragments.
 fn write_document(
     path: &Path,
     kind: MetadataKind,
-    records: &[&PackageRecord],
+    packages: &[&PreparedPackage],
     compression: Compression,
     checksum: ChecksumType,
 ) -> Result<FileStats> {
     let mut file = MetadataFile::create(path, compression, checksum)?;
-    file.write_all(kind.header(records.len()).as_bytes())?;
-    let mut chunk = String::with_capacity(64 * 1024);
-    for record in records {
-        kind.render(record, &mut chunk);
-        if chunk.len() >= 60 * 1024 {
-            file.write_all(chunk.as_bytes())?;
-            chunk.clear();
+    file.write_all(kind.header(packages.len()).as_bytes())?;
+    for package in packages {
+        let entry = &package.entry;
+        let fragment = match kind {
+            MetadataKind::Primary => &entry.primary,
+            MetadataKind::Filelists => &entry.filelists,
+            MetadataKind::Other => &entry.other,
+            MetadataKind::FilelistsExt => entry
+                .filelists_ext
+                .as_ref()
+                .expect("filelists-ext fragments are rendered when the run writes them"),
+        };
+        file.write_all(fragment.as_bytes())?;
+    }
+    file.write_all(kind.footer().as_bytes())?;
+    file.finish()
+}
+
+/// A package ready to be written: its fragments, and its record when it was read in this run.
+struct PreparedPackage {
+    entry: CachedPackage,
+    record: Option<PackageRecord>,
+    /// Read in this run (the cache needs the entry); false when reused from the cache.
+    fresh: bool,
+}
+
+/// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it.
+fn prepare_package(
+    task: &PackageTask,
+    options: &CreaterepoOptions,
+    known: &HashMap<String, CachedPackage>,
+) -> Result<PreparedPackage> {
+    let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
+    if let Some(cached) = known.get(&task.relative_path)
+        && cached.location_href == href
+    {
+        let unchanged = options.skip_stat || {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(&task.full_path)
+                .is_ok_and(|m| m.len() == cached.size && m.mtime() == cached.mtime)
+        };
+        if unchanged {
+            return Ok(PreparedPackage {
+                entry: cached.clone(),
+                record: None,
+                fresh: false,
+            });
         }
     }
-    chunk.push_str(kind.footer());
-    file.write_all(chunk.as_bytes())?;
-    file.finish()
+    let source = PackageSource {
+        path: &task.full_path,
+        location_href: &href,
+        location_base: options.baseurl.as_deref(),
+    };
+    let record = read_package(&source, options.checksum, options.changelog_limit)?;
+    let render = |kind: MetadataKind| {
+        let mut out = String::new();
+        kind.render(&record, &mut out);
+        out
+    };
+    let entry = CachedPackage {
+        size: record.size_package,
+        mtime: record.time_file,
+        nevra: record.nevra(),
+        time_build: record.time_build,
+        location_href: record.location_href.clone(),
+        primary: render(MetadataKind::Primary),
+        filelists: render(MetadataKind::Filelists),
+        other: render(MetadataKind::Other),
+        filelists_ext: options
+            .filelists_ext
+            .then(|| render(MetadataKind::FilelistsExt)),
+        record_json: serde_json::to_string(&record)
+            .map_err(|e| Error::BadOption(format!("cannot serialise a record: {e}")))?,
+    };
+    Ok(PreparedPackage {
+        entry,
+        record: Some(record),
+        fresh: true,
+    })
+}
+
+/// Opens the package cache; a broken cache is recreated, and a cache that cannot be written at
+/// all only costs speed.
+fn open_cache(path: &Path, fingerprint: &str) -> Option<PackageCache> {
+    match PackageCache::open(path, fingerprint) {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            tracing::warn!("package cache unusable ({err}); recreating it");
+            let _ = fs::remove_file(path);
+            PackageCache::open(path, fingerprint)
+                .map_err(|err| tracing::warn!("running without a package cache: {err}"))
+                .ok()
+        }
+    }
 }
 
 /// A finished file in the temporary directory, before it gets its final name.
@@ -394,7 +552,9 @@ pub fn run(
     if let Some(pkglist) = &options.pkglist {
         listed.extend(read_pkglist(pkglist)?);
     }
-    let tasks: Vec<PackageTask> = if options.pkglist.is_some() || !options.includepkg.is_empty() {
+    let tasks: Vec<PackageTask> = if options.recycle_pkglist && options.update {
+        Vec::new() // the previous run's list, below, once the cache is open
+    } else if options.pkglist.is_some() || !options.includepkg.is_empty() {
         from_list(input_dir, &listed, &options.excludes)
     } else {
         walk(input_dir, &options.excludes, options.skip_symlinks)?
@@ -402,33 +562,79 @@ pub fn run(
     let scan_ms = started.elapsed().as_millis() as u64;
 
     let read_started = Instant::now();
+    let mut cache = open_cache(&options.cache_path(out_dir), &options.cache_fingerprint());
+    let mut known: HashMap<String, CachedPackage> = HashMap::new();
+    let mut previous_paths: Option<Vec<String>> = None;
+    if options.update {
+        for path in &options.update_md_paths {
+            let other = PackageCache::open(
+                &path.join(".rpmdepot/cache.sqlite"),
+                &options.cache_fingerprint(),
+            )
+            .and_then(|c| c.load());
+            match other {
+                Ok(entries) => known.extend(entries),
+                Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
+            }
+        }
+        if let Some(cache) = &cache {
+            match cache.load() {
+                Ok(entries) => {
+                    previous_paths = Some(entries.keys().cloned().collect());
+                    known.extend(entries);
+                }
+                Err(err) => tracing::warn!("ignoring the package cache: {err}"),
+            }
+        }
+    }
+    let tasks = if options.recycle_pkglist && options.update {
+        match previous_paths {
+            Some(mut paths) => {
+                paths.extend(listed.iter().cloned());
+                paths.sort();
+                paths.dedup();
+                from_list(input_dir, &paths, &options.excludes)
+            }
+            None => {
+                tracing::warn!(
+                    "--recycle-pkglist: no package cache from a previous run, walking {}",
+                    input_dir.display()
+                );
+                let mut tasks = walk(input_dir, &options.excludes, options.skip_symlinks)?;
+                tasks.extend(from_list(input_dir, &listed, &options.excludes));
+                crate::scan::sort_tasks(&mut tasks);
+                tasks.dedup_by(|a, b| a.relative_path == b.relative_path);
+                tasks
+            }
+        }
+    } else {
+        tasks
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.workers.max(1))
         .build()
         .map_err(|e| Error::BadOption(format!("cannot start {} workers: {e}", options.workers)))?;
     let done = AtomicU64::new(0);
     let total = tasks.len() as u64;
-    let results: Vec<Result<PackageRecord>> = pool.install(|| {
+    let results: Vec<Result<PreparedPackage>> = pool.install(|| {
         tasks
             .par_iter()
             .map(|task| {
-                let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
-                let source = PackageSource {
-                    path: &task.full_path,
-                    location_href: &href,
-                    location_base: options.baseurl.as_deref(),
-                };
-                let result = read_package(&source, options.checksum, options.changelog_limit);
+                let result = prepare_package(task, options, &known);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 result
             })
             .collect()
     });
-    let mut records = Vec::with_capacity(results.len());
+    let mut prepared = Vec::with_capacity(results.len());
+    let mut prepared_paths = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
     for (task, result) in tasks.iter().zip(results) {
         match result {
-            Ok(record) => records.push(record),
+            Ok(package) => {
+                prepared.push(package);
+                prepared_paths.push(task.relative_path.as_str());
+            }
             Err(err) => {
                 let path = task.full_path.display().to_string();
                 tracing::error!("{path}: {err}");
@@ -439,9 +645,18 @@ pub fn run(
             }
         }
     }
+    let reused = prepared.iter().filter(|p| !p.fresh).count();
     let read_ms = read_started.elapsed().as_millis() as u64;
 
-    let (duplicates, keep) = resolve(&records, options.duplicated_nevra);
+    let keys: Vec<DuplicateKey<'_>> = prepared
+        .iter()
+        .map(|p| DuplicateKey {
+            nevra: &p.entry.nevra,
+            time_build: p.entry.time_build,
+            location: &p.entry.location_href,
+        })
+        .collect();
+    let (duplicates, keep) = resolve(&keys, options.duplicated_nevra);
     for group in &duplicates {
         tracing::warn!("duplicate NEVRA {}:", group.nevra);
         for member in &group.members {
@@ -457,10 +672,10 @@ pub fn run(
             );
         }
     }
-    let kept: Vec<&PackageRecord> = records
+    let kept: Vec<&PreparedPackage> = prepared
         .iter()
         .zip(&keep)
-        .filter_map(|(record, &keep)| keep.then_some(record))
+        .filter_map(|(package, &keep)| keep.then_some(package))
         .collect();
 
     let write_started = Instant::now();
@@ -474,7 +689,19 @@ pub fn run(
     if options.filelists_ext {
         kinds.push(MetadataKind::FilelistsExt);
     }
-    let documents: Vec<Result<PendingFile>> = std::thread::scope(|scope| {
+    let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
+    let (documents, cache_result) = std::thread::scope(|scope| {
+        let cache_writer = scope.spawn(|| match cache.as_mut() {
+            Some(cache) => cache.update(
+                prepared
+                    .iter()
+                    .zip(&prepared_paths)
+                    .filter(|(p, _)| p.fresh)
+                    .map(|(p, path)| (*path, &p.entry)),
+                &prepared_paths,
+            ),
+            None => Ok(()),
+        });
         let handles: Vec<_> = kinds
             .iter()
             .map(|&kind| {
@@ -486,7 +713,7 @@ pub fn run(
                         kind,
                         kept,
                         options.xml_compression,
-                        options.repomd_checksum.unwrap_or(options.checksum),
+                        repomd_checksum,
                     )?;
                     Ok(PendingFile {
                         kind: kind.name().to_owned(),
@@ -496,18 +723,27 @@ pub fn run(
                 })
             })
             .collect();
-        handles
+        let documents: Vec<Result<PendingFile>> = handles
             .into_iter()
             .map(|h| h.join().expect("metadata writer thread panicked"))
-            .collect()
+            .collect();
+        (
+            documents,
+            cache_writer.join().expect("cache writer thread panicked"),
+        )
     });
+    if let Err(err) = cache_result {
+        tracing::warn!("the package cache could not be updated (next --update reads more): {err}");
+    }
     let mut pending: Vec<PendingFile> = documents.into_iter().collect::<Result<_>>()?;
-    let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
 
     if options.database {
         let mut databases = RepoDatabases::create(&temp_dir)?;
-        for record in &kept {
-            databases.add(record)?;
+        for package in &kept {
+            match &package.record {
+                Some(record) => databases.add(record)?,
+                None => databases.add(&package.entry.record()?)?,
+            }
         }
         let checksum_of = |kind: &str| {
             pending
@@ -625,6 +861,7 @@ pub fn run(
         repodata_dir,
         packages_found: tasks.len(),
         packages_written: kept.len(),
+        packages_reused: reused,
         skipped,
         duplicates,
         files: repomd

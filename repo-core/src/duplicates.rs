@@ -7,8 +7,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::record::PackageRecord;
-
 /// What to do with packages that share a NEVRA (`--duplicated-nevra`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicatePolicy {
@@ -39,25 +37,36 @@ pub struct DuplicateGroup {
     pub members: Vec<DuplicateMember>,
 }
 
-/// Finds duplicated NEVRAs among `records` and returns the groups plus, per record, whether it
-/// is written. Groups are sorted by NEVRA so the report is deterministic.
+/// What duplicate resolution needs to know of a package.
+#[derive(Debug, Clone, Copy)]
+pub struct DuplicateKey<'a> {
+    /// `name-epoch:version-release.arch`.
+    pub nevra: &'a str,
+    /// RPMTAG_BUILDTIME.
+    pub time_build: i64,
+    /// Location href.
+    pub location: &'a str,
+}
+
+/// Finds duplicated NEVRAs among `packages` and returns the groups plus, per package, whether
+/// it is written. Groups are sorted by NEVRA so the report is deterministic.
 pub fn resolve(
-    records: &[PackageRecord],
+    packages: &[DuplicateKey<'_>],
     policy: DuplicatePolicy,
 ) -> (Vec<DuplicateGroup>, Vec<bool>) {
-    let mut by_nevra: HashMap<String, Vec<usize>> = HashMap::new();
-    for (index, record) in records.iter().enumerate() {
-        by_nevra.entry(record.nevra()).or_default().push(index);
+    let mut by_nevra: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, package) in packages.iter().enumerate() {
+        by_nevra.entry(package.nevra).or_default().push(index);
     }
-    let mut keep = vec![true; records.len()];
+    let mut keep = vec![true; packages.len()];
     let mut groups = Vec::new();
     for (nevra, mut indexes) in by_nevra {
         if indexes.len() < 2 {
             continue;
         }
         indexes.sort_by(|&a, &b| {
-            (records[a].time_build, &records[a].location_href)
-                .cmp(&(records[b].time_build, &records[b].location_href))
+            (packages[a].time_build, packages[a].location)
+                .cmp(&(packages[b].time_build, packages[b].location))
         });
         let winner = *indexes.last().expect("group has members");
         if policy == DuplicatePolicy::KeepLast {
@@ -66,12 +75,12 @@ pub fn resolve(
             }
         }
         groups.push(DuplicateGroup {
-            nevra,
+            nevra: nevra.to_owned(),
             members: indexes
                 .iter()
                 .map(|&index| DuplicateMember {
-                    location: records[index].location_href.clone(),
-                    build_time: records[index].time_build,
+                    location: packages[index].location.to_owned(),
+                    build_time: packages[index].time_build,
                     kept: keep[index],
                 })
                 .collect(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use repo_core::createrepo::{CreaterepoOptions, CreaterepoSummary, run};
-use repo_core::{ChangelogLimit, ChecksumType, Compression, DuplicatePolicy, Error, Retention};
+use repo_core::{Compression, DuplicatePolicy, Error};
 
 const FIXED_MTIME: u64 = 1_700_000_000;
 
@@ -36,35 +36,13 @@ fn copy_tree(src: &Path, dest: &Path) {
 }
 
 fn options(input: &Path) -> CreaterepoOptions {
-    CreaterepoOptions {
-        input_dir: input.to_owned(),
-        output_dir: None,
-        baseurl: None,
-        location_prefix: None,
-        excludes: Vec::new(),
-        pkglist: None,
-        includepkg: Vec::new(),
-        skip_symlinks: false,
-        checksum: ChecksumType::Sha256,
-        repomd_checksum: None,
-        xml_compression: Compression::Gz,
-        sqlite_compression: Compression::Bz2,
-        other_compression: Compression::Gz,
-        database: false,
-        changelog_limit: ChangelogLimit::Newest(10),
-        revision: Some("1".into()),
-        set_timestamp_to_revision: true,
-        distro_tags: Vec::new(),
-        content_tags: Vec::new(),
-        repo_tags: Vec::new(),
-        unique_md_filenames: true,
-        filelists_ext: false,
-        groupfile: None,
-        retention: Retention::DropReferenced,
-        workers: 2,
-        duplicated_nevra: DuplicatePolicy::KeepAll,
-        ignore_lock: false,
-    }
+    let mut options = CreaterepoOptions::new(input);
+    options.xml_compression = Compression::Gz;
+    options.other_compression = Compression::Gz;
+    options.revision = Some("1".into());
+    options.set_timestamp_to_revision = true;
+    options.workers = 2;
+    options
 }
 
 fn no_progress(_: u64, _: u64) {}
