@@ -20,7 +20,7 @@ use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
 use crate::error::{Error, Result};
 use crate::package::{PackageSource, read_package};
 use crate::record::{ChangelogLimit, PackageRecord};
-use crate::repomd::{Repomd, RepomdRecord};
+use crate::repomd::{Repomd, RepomdRecord, is_generated_type, parse_records};
 use crate::scan::{PackageTask, from_list, read_pkglist, walk};
 use crate::sqlite::{RepoDatabases, write_filelists_ext_database};
 use crate::xml::MetadataKind;
@@ -477,6 +477,52 @@ fn retain_old_files(old: &Path, new: &Path, retention: Retention) -> Result<()> 
     Ok(())
 }
 
+/// `--update` keeps the old repodata's additional records (comps, updateinfo, modules, …)
+/// like createrepo_c ≥ 0.18: their files are carried over unchanged. A new `--groupfile`
+/// replaces the old group records.
+fn keep_additional_metadata(
+    out_dir: &Path,
+    temp_dir: &Path,
+    options: &CreaterepoOptions,
+    fixed_timestamp: Option<i64>,
+    repomd: &mut Repomd,
+) -> Result<()> {
+    let old_repomd = out_dir.join("repodata/repomd.xml");
+    let Ok(xml) = fs::read_to_string(&old_repomd) else {
+        return Ok(());
+    };
+    for mut record in parse_records(&xml) {
+        if is_generated_type(&record.kind)
+            || (options.groupfile.is_some() && record.kind.starts_with("group"))
+            || repomd.records.iter().any(|r| r.kind == record.kind)
+        {
+            continue;
+        }
+        let Some(name) = record.location_href.strip_prefix("repodata/") else {
+            tracing::warn!("not keeping {} record outside repodata/", record.kind);
+            continue;
+        };
+        if name.contains('/') {
+            continue;
+        }
+        let source = out_dir.join("repodata").join(name);
+        if let Err(err) = fs::copy(&source, temp_dir.join(name)) {
+            tracing::warn!(
+                "not keeping {} record: {}: {err}",
+                record.kind,
+                source.display()
+            );
+            continue;
+        }
+        if let Some(ts) = fixed_timestamp {
+            set_mtime(&temp_dir.join(name), ts)?;
+            record.timestamp = ts;
+        }
+        repomd.records.push(record);
+    }
+    Ok(())
+}
+
 fn sync_dir(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|dir| dir.sync_all())
@@ -841,6 +887,9 @@ pub fn run(
             stats: file.stats,
             timestamp,
         });
+    }
+    if options.update && options.keep_all_metadata {
+        keep_additional_metadata(out_dir, &temp_dir, options, fixed_timestamp, &mut repomd)?;
     }
     repomd.sort_records();
     retain_old_files(&out_dir.join("repodata"), &temp_dir, options.retention)?;

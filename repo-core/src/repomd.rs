@@ -160,6 +160,93 @@ impl Repomd {
     }
 }
 
+/// The text of the first `<name …>…</name>` element in `xml`, and its start tag.
+fn element<'a>(xml: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+    let open = format!("<{name}");
+    let mut from = 0;
+    let start = loop {
+        let at = xml[from..].find(&open)? + from;
+        let after = xml.as_bytes().get(at + open.len()).copied();
+        if matches!(after, Some(b' ' | b'>' | b'/')) {
+            break at;
+        }
+        from = at + open.len();
+    };
+    let tag_end = xml[start..].find('>')? + start;
+    let tag = &xml[start..=tag_end];
+    if tag.ends_with("/>") {
+        return Some((tag, ""));
+    }
+    let close = format!("</{name}>");
+    let end = xml[tag_end..].find(&close)? + tag_end;
+    Some((tag, &xml[tag_end + 1..end]))
+}
+
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(&tag[start..end])
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Reads the `<data>` records of an existing repomd.xml (ours or createrepo_c's). Records this
+/// reader does not understand (an unknown checksum type, no location) are left out.
+pub fn parse_records(xml: &str) -> Vec<RepomdRecord> {
+    let mut records = Vec::new();
+    for block in xml.split("<data ").skip(1) {
+        let Some(end) = block.find("</data>") else {
+            continue;
+        };
+        let block = &block[..end];
+        let Some(kind) = attribute(&format!(" {block}"), "type").map(unescape) else {
+            continue;
+        };
+        let parsed = (|| {
+            let (checksum_tag, checksum) = element(block, "checksum")?;
+            let checksum_type: ChecksumType = attribute(checksum_tag, "type")?.parse().ok()?;
+            let (location_tag, _) = element(block, "location")?;
+            let number =
+                |name: &str| element(block, name).and_then(|(_, v)| v.trim().parse::<i64>().ok());
+            Some(RepomdRecord {
+                kind: kind.clone(),
+                location_href: unescape(attribute(location_tag, "href")?),
+                checksum_type,
+                stats: FileStats {
+                    checksum: checksum.trim().to_owned(),
+                    size: number("size")?.max(0) as u64,
+                    open_checksum: element(block, "open-checksum")
+                        .map(|(_, v)| v.trim().to_owned()),
+                    open_size: number("open-size").map(|v| v.max(0) as u64),
+                },
+                timestamp: number("timestamp").unwrap_or(0),
+            })
+        })();
+        match parsed {
+            Some(record) => records.push(record),
+            None => tracing::warn!("repomd.xml: cannot read the {kind} record, leaving it out"),
+        }
+    }
+    records
+}
+
+/// Record types createrepo writes itself (as opposed to additional metadata such as comps,
+/// updateinfo or modules that other tools add).
+pub fn is_generated_type(kind: &str) -> bool {
+    let base = kind
+        .strip_suffix("_db")
+        .or_else(|| kind.strip_suffix("_zck"))
+        .unwrap_or(kind);
+    matches!(base, "primary" | "filelists" | "other" | "filelists-ext")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +299,23 @@ mod tests {
         let xml = repomd.render();
         assert!(xml.contains("    <database_version>10</database_version>\n  </data>"));
         assert!(xml.ends_with("</repomd>\n"));
+    }
+
+    #[test]
+    fn records_round_trip_through_the_reader() {
+        let mut repomd = Repomd {
+            revision: "1".into(),
+            records: ["primary", "updateinfo", "group"]
+                .into_iter()
+                .map(record)
+                .collect(),
+            ..Default::default()
+        };
+        repomd.records[2].stats.open_checksum = None;
+        repomd.records[2].stats.open_size = None;
+        assert_eq!(parse_records(&repomd.render()), repomd.records);
+        assert!(is_generated_type("filelists-ext_db"));
+        assert!(!is_generated_type("updateinfo"));
     }
 
     #[test]
