@@ -39,7 +39,21 @@ fn init_logging(verbosity: i8) {
         .init();
 }
 
+/// glibc gives every thread its own heap arena and raises its mmap threshold after large
+/// frees, which lets a long parallel run keep hundreds of megabytes of freed fragments.
+/// Two arenas and a fixed threshold keep peak memory close to what is live.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; it is called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Createrepo(args) => {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -17,9 +18,10 @@ use crate::record::PackageRecord;
 /// Bumped whenever the record rules or the fragment format change, so older caches are dropped.
 const CACHE_FORMAT: &str = "rpmdepot-cache-1";
 
-/// One package as the cache holds it.
+/// What the cache knows of a package without its metadata text: enough to decide whether it
+/// is unchanged and to resolve duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedPackage {
+pub struct CachedIdentity {
     /// File size when it was read.
     pub size: u64,
     /// File mtime when it was read.
@@ -30,6 +32,11 @@ pub struct CachedPackage {
     pub time_build: i64,
     /// Location href as written.
     pub location_href: String,
+}
+
+/// A package's rendered metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fragments {
     /// primary.xml chunk.
     pub primary: String,
     /// filelists.xml chunk.
@@ -42,7 +49,7 @@ pub struct CachedPackage {
     pub record_json: String,
 }
 
-impl CachedPackage {
+impl Fragments {
     /// The full record, parsed back from JSON.
     pub fn record(&self) -> Result<PackageRecord> {
         serde_json::from_str(&self.record_json)
@@ -70,6 +77,12 @@ CREATE TABLE IF NOT EXISTS packages (
     other_xml TEXT NOT NULL,
     filelists_ext_xml TEXT,
     record_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (kind, key)
 );";
 
 impl PackageCache {
@@ -101,7 +114,7 @@ impl PackageCache {
                     path.display()
                 );
             }
-            conn.execute_batch("DELETE FROM packages")
+            conn.execute_batch("DELETE FROM packages; DELETE FROM blocks;")
                 .map_err(sqlite_error)?;
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?1)",
@@ -122,30 +135,24 @@ impl PackageCache {
         }
     }
 
-    /// Every entry, by relative path.
-    pub fn load(&self) -> Result<HashMap<String, CachedPackage>> {
+    /// The identity of every entry, by relative path.
+    pub fn load(&self) -> Result<HashMap<String, CachedIdentity>> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT relative_path, size, mtime, nevra, time_build, location_href, primary_xml, \
-                 filelists_xml, other_xml, filelists_ext_xml, record_json FROM packages",
+                "SELECT relative_path, size, mtime, nevra, time_build, location_href FROM packages",
             )
             .map_err(self.error())?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    CachedPackage {
+                    CachedIdentity {
                         size: r.get::<_, i64>(1)? as u64,
                         mtime: r.get(2)?,
                         nevra: r.get(3)?,
                         time_build: r.get(4)?,
                         location_href: r.get(5)?,
-                        primary: r.get(6)?,
-                        filelists: r.get(7)?,
-                        other: r.get(8)?,
-                        filelists_ext: r.get(9)?,
-                        record_json: r.get(10)?,
                     },
                 ))
             })
@@ -153,11 +160,88 @@ impl PackageCache {
         rows.collect::<Result<_, _>>().map_err(self.error())
     }
 
+    /// The metadata of one entry.
+    pub fn fragments(&self, relative_path: &str) -> Result<Fragments> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT primary_xml, filelists_xml, other_xml, filelists_ext_xml, record_json \
+                 FROM packages WHERE relative_path = ?1",
+            )
+            .map_err(self.error())?;
+        stmt.query_row([relative_path], |r| {
+            Ok(Fragments {
+                primary: r.get(0)?,
+                filelists: r.get(1)?,
+                other: r.get(2)?,
+                filelists_ext: r.get(3)?,
+                record_json: r.get(4)?,
+            })
+        })
+        .map_err(self.error())
+    }
+
+    /// Compressed blocks of metadata documents, by (document, block key).
+    pub fn load_blocks(&self) -> Result<HashMap<(String, String), Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, key, data FROM blocks")
+            .map_err(self.error())?;
+        let rows = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .map_err(self.error())?;
+        rows.collect::<Result<_, _>>().map_err(self.error())
+    }
+
+    /// Stores `new` blocks and drops every block not in `used`, in one transaction.
+    pub fn store_blocks(
+        &mut self,
+        new: &[(String, String, Vec<u8>)],
+        used: &[(String, String)],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let sqlite_error = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite_error)?;
+        {
+            tx.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS used_blocks (kind TEXT, key TEXT, \
+                 PRIMARY KEY (kind, key)); DELETE FROM used_blocks;",
+            )
+            .map_err(sqlite_error)?;
+            let mut mark = tx
+                .prepare_cached("INSERT OR IGNORE INTO used_blocks (kind, key) VALUES (?1, ?2)")
+                .map_err(sqlite_error)?;
+            for (kind, key) in used {
+                mark.execute([kind, key]).map_err(sqlite_error)?;
+            }
+            tx.execute(
+                "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM used_blocks u \
+                 WHERE u.kind = blocks.kind AND u.key = blocks.key)",
+                [],
+            )
+            .map_err(sqlite_error)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO blocks (kind, key, data) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(sqlite_error)?;
+            for (kind, key, data) in new {
+                insert
+                    .execute(params![kind, key, data])
+                    .map_err(sqlite_error)?;
+            }
+        }
+        tx.commit().map_err(sqlite_error)
+    }
+
     /// Brings the cache in line with a finished run: stores `changed` entries and deletes
     /// every path not in `present`, in one transaction.
-    pub fn update<'a>(
+    pub fn update(
         &mut self,
-        changed: impl IntoIterator<Item = (&'a str, &'a CachedPackage)>,
+        changed: impl IntoIterator<Item = (String, CachedIdentity, Arc<Fragments>)>,
         present: &[&str],
     ) -> Result<()> {
         let path = self.path.clone();
@@ -175,7 +259,7 @@ impl PackageCache {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(sqlite_error)?;
-            for (relative_path, p) in changed {
+            for (relative_path, p, f) in changed {
                 insert
                     .execute(params![
                         relative_path,
@@ -184,11 +268,11 @@ impl PackageCache {
                         p.nevra,
                         p.time_build,
                         p.location_href,
-                        p.primary,
-                        p.filelists,
-                        p.other,
-                        p.filelists_ext,
-                        p.record_json
+                        f.primary,
+                        f.filelists,
+                        f.other,
+                        f.filelists_ext,
+                        f.record_json
                     ])
                     .map_err(sqlite_error)?;
             }
@@ -214,19 +298,23 @@ impl PackageCache {
 mod tests {
     use super::*;
 
-    fn entry(size: u64) -> CachedPackage {
-        CachedPackage {
-            size,
-            mtime: 5,
-            nevra: "a-0:1-1.noarch".into(),
-            time_build: 7,
-            location_href: "a.rpm".into(),
-            primary: "<package/>\n".into(),
-            filelists: "f".into(),
-            other: "o".into(),
-            filelists_ext: None,
-            record_json: "{}".into(),
-        }
+    fn entry(size: u64) -> (CachedIdentity, Fragments) {
+        (
+            CachedIdentity {
+                size,
+                mtime: 5,
+                nevra: "a-0:1-1.noarch".into(),
+                time_build: 7,
+                location_href: "a.rpm".into(),
+            },
+            Fragments {
+                primary: "<package/>\n".into(),
+                filelists: "f".into(),
+                other: "o".into(),
+                filelists_ext: None,
+                record_json: "{}".into(),
+            },
+        )
     }
 
     #[test]
@@ -234,9 +322,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c/cache.sqlite");
         let mut cache = PackageCache::open(&path, "sha256").unwrap();
+        let (a, b) = (entry(1), entry(2));
         cache
             .update(
-                [("a.rpm", &entry(1)), ("b.rpm", &entry(2))],
+                [
+                    ("a.rpm".into(), a.0, Arc::new(a.1)),
+                    ("b.rpm".into(), b.0.clone(), Arc::new(b.1.clone())),
+                ],
                 &["a.rpm", "b.rpm"],
             )
             .unwrap();
@@ -246,7 +338,8 @@ mod tests {
         cache.update([], &["b.rpm"]).unwrap();
         let loaded = cache.load().unwrap();
         assert_eq!(loaded.keys().collect::<Vec<_>>(), ["b.rpm"]);
-        assert_eq!(loaded["b.rpm"], entry(2));
+        assert_eq!(loaded["b.rpm"], b.0);
+        assert_eq!(cache.fragments("b.rpm").unwrap(), b.1);
         drop(cache);
         let cache = PackageCache::open(&path, "sha512").unwrap();
         assert!(cache.load().unwrap().is_empty());

@@ -6,20 +6,24 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cache::{CachedPackage, PackageCache};
+use crate::blocks::{BlockCodec, BlockFile, compress_block};
+use crate::cache::{CachedIdentity, Fragments, PackageCache};
 use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
 use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
 use crate::error::{Error, Result};
 use crate::package::{PackageSource, read_package};
-use crate::record::{ChangelogLimit, PackageRecord};
+use crate::record::ChangelogLimit;
 use crate::repomd::{Repomd, RepomdRecord, is_generated_type, parse_records};
 use crate::scan::{PackageTask, from_list, read_pkglist, walk};
 use crate::sqlite::{RepoDatabases, write_filelists_ext_database};
@@ -149,11 +153,12 @@ impl CreaterepoOptions {
     /// Everything that shapes a package's fragments: a cache made with other values is unusable.
     fn cache_fingerprint(&self) -> String {
         format!(
-            "checksum={} changelog={:?} baseurl={:?} filelists_ext={}",
+            "checksum={} changelog={:?} baseurl={:?} filelists_ext={} database={}",
             self.checksum.name(),
             self.changelog_limit,
             self.baseurl,
-            self.filelists_ext
+            self.filelists_ext,
+            self.database
         )
     }
 
@@ -303,49 +308,157 @@ fn parse_distro(value: &str) -> (Option<String>, String) {
     }
 }
 
-/// Writes one metadata document from the kept packages' fragments.
+/// Packages in flight between the feeder and the sqlite and cache writers.
+const CHANNEL_DEPTH: usize = 256;
+
+/// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
+const BLOCK_CHANNEL_DEPTH: usize = 2;
+
+/// Writes one metadata document from the fragments arriving in package order.
 fn write_document(
     path: &Path,
     kind: MetadataKind,
-    packages: &[&PreparedPackage],
+    count: usize,
+    feed: Receiver<Feed>,
     compression: Compression,
     checksum: ChecksumType,
+    threads: u32,
 ) -> Result<FileStats> {
-    let mut file = MetadataFile::create(path, compression, checksum)?;
-    file.write_all(kind.header(packages.len()).as_bytes())?;
-    for package in packages {
-        let entry = &package.entry;
-        let fragment = match kind {
-            MetadataKind::Primary => &entry.primary,
-            MetadataKind::Filelists => &entry.filelists,
-            MetadataKind::Other => &entry.other,
-            MetadataKind::FilelistsExt => entry
-                .filelists_ext
-                .as_ref()
-                .expect("filelists-ext fragments are rendered when the run writes them"),
-        };
-        file.write_all(fragment.as_bytes())?;
+    let mut file = MetadataFile::create_with_threads(path, compression, checksum, threads)?;
+    file.write_all(kind.header(count).as_bytes())?;
+    for Feed::Block { packages, .. } in feed {
+        for package in packages.iter() {
+            file.write_all(fragment_of(package, kind).as_bytes())?;
+        }
     }
     file.write_all(kind.footer().as_bytes())?;
     file.finish()
 }
 
-/// A package ready to be written: its fragments, and its record when it was read in this run.
-struct PreparedPackage {
-    entry: CachedPackage,
-    record: Option<PackageRecord>,
-    /// Read in this run (the cache needs the entry); false when reused from the cache.
-    fresh: bool,
+fn fragment_of(package: &Fragments, kind: MetadataKind) -> &str {
+    match kind {
+        MetadataKind::Primary => &package.primary,
+        MetadataKind::Filelists => &package.filelists,
+        MetadataKind::Other => &package.other,
+        MetadataKind::FilelistsExt => package
+            .filelists_ext
+            .as_deref()
+            .expect("filelists-ext fragments are rendered when the run writes them"),
+    }
 }
 
-/// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it.
+/// What the feeder sends each document writer: the next block of packages, in order.
+enum Feed {
+    Block {
+        /// Names the block by its packages' identities (see the cache).
+        key: Arc<str>,
+        /// The packages' metadata.
+        packages: Arc<Vec<Arc<Fragments>>>,
+    },
+}
+
+/// A block ends after at most this much metadata text, so blocks stay small enough to
+/// compress in parallel and cheap to redo.
+const MAX_BLOCK_BYTES: usize = 2 << 20;
+
+/// Content-defined block boundaries: a block ends after a package whose path hashes to 0
+/// modulo 64, so adding or removing a package changes only the block around it.
+fn ends_block(relative_path: &str) -> bool {
+    // FNV-1a: stable across runs, versions and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in relative_path.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash.is_multiple_of(64)
+}
+
+/// A document writer's result: the file, the blocks it compressed and the blocks it used.
+type WriterOutput = (
+    PendingFile,
+    Vec<(String, String, Vec<u8>)>,
+    Vec<(String, String)>,
+);
+
+struct WrittenDocument {
+    stats: FileStats,
+    new_blocks: Vec<(String, String, Vec<u8>)>,
+    used_blocks: Vec<(String, String)>,
+}
+
+/// Writes a gzip or zstd document block by block, reusing cached blocks with the same text.
+fn write_block_document(
+    path: &Path,
+    kind: MetadataKind,
+    count: usize,
+    feed: Receiver<Feed>,
+    codec: BlockCodec,
+    checksum: ChecksumType,
+    cached: &HashMap<(String, String), Vec<u8>>,
+) -> Result<WrittenDocument> {
+    let mut file = BlockFile::create(path, codec, checksum)?;
+    let header = kind.header(count);
+    file.append(
+        header.as_bytes(),
+        &compress_block(codec, header.as_bytes(), false)?,
+    )?;
+    let mut new_blocks = Vec::new();
+    let mut used_blocks = Vec::new();
+    let mut text = String::with_capacity(MAX_BLOCK_BYTES * 2);
+    let document = format!("{}.{}", kind.name(), codec.name());
+    for Feed::Block { key, packages } in feed {
+        for package in packages.iter() {
+            text.push_str(fragment_of(package, kind));
+        }
+        let key = (document.clone(), key.to_string());
+        match cached.get(&key) {
+            Some(data) => file.append(text.as_bytes(), data)?,
+            None => {
+                let data = compress_block(codec, text.as_bytes(), false)?;
+                file.append(text.as_bytes(), &data)?;
+                new_blocks.push((key.0.clone(), key.1.clone(), data));
+            }
+        }
+        used_blocks.push(key);
+        text.clear();
+    }
+    let footer = kind.footer();
+    file.append(
+        footer.as_bytes(),
+        &compress_block(codec, footer.as_bytes(), true)?,
+    )?;
+    Ok(WrittenDocument {
+        stats: file.finish()?,
+        new_blocks,
+        used_blocks,
+    })
+}
+
+/// Where a package's metadata comes from in pass 2.
+enum Origin {
+    /// Read in this run; its fragments are in the spill files.
+    Spill(SpillRef),
+    /// Unchanged; its fragments are in cache number N.
+    Cache(usize),
+}
+
+/// A package after pass 1: identity in memory, metadata in a spill file or a cache.
+struct PreparedPackage {
+    relative_path: String,
+    identity: CachedIdentity,
+    origin: Origin,
+}
+
+/// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it into
+/// the spill files.
 fn prepare_package(
     task: &PackageTask,
     options: &CreaterepoOptions,
-    known: &HashMap<String, CachedPackage>,
+    known: &HashMap<String, (usize, CachedIdentity)>,
+    spill: &SpillFiles,
 ) -> Result<PreparedPackage> {
     let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
-    if let Some(cached) = known.get(&task.relative_path)
+    if let Some((source, cached)) = known.get(&task.relative_path)
         && cached.location_href == href
     {
         let unchanged = options.skip_stat || {
@@ -355,9 +468,9 @@ fn prepare_package(
         };
         if unchanged {
             return Ok(PreparedPackage {
-                entry: cached.clone(),
-                record: None,
-                fresh: false,
+                relative_path: task.relative_path.clone(),
+                identity: cached.clone(),
+                origin: Origin::Cache(*source),
             });
         }
     }
@@ -372,26 +485,191 @@ fn prepare_package(
         kind.render(&record, &mut out);
         out
     };
-    let entry = CachedPackage {
-        size: record.size_package,
-        mtime: record.time_file,
-        nevra: record.nevra(),
-        time_build: record.time_build,
-        location_href: record.location_href.clone(),
+    let fragments = Fragments {
         primary: render(MetadataKind::Primary),
         filelists: render(MetadataKind::Filelists),
         other: render(MetadataKind::Other),
         filelists_ext: options
             .filelists_ext
             .then(|| render(MetadataKind::FilelistsExt)),
-        record_json: serde_json::to_string(&record)
-            .map_err(|e| Error::BadOption(format!("cannot serialise a record: {e}")))?,
+        // The full record is only needed again for the sqlite databases.
+        record_json: if options.database {
+            serde_json::to_string(&record)
+                .map_err(|e| Error::BadOption(format!("cannot serialise a record: {e}")))?
+        } else {
+            String::new()
+        },
     };
     Ok(PreparedPackage {
-        entry,
-        record: Some(record),
-        fresh: true,
+        relative_path: task.relative_path.clone(),
+        identity: CachedIdentity {
+            size: record.size_package,
+            mtime: record.time_file,
+            nevra: record.nevra(),
+            time_build: record.time_build,
+            location_href: record.location_href,
+        },
+        origin: Origin::Spill(spill.write(&fragments)?),
     })
+}
+
+/// Where one package's fragments sit in the spill files.
+struct SpillRef {
+    file: usize,
+    offset: u64,
+    /// Lengths of primary, filelists, other, filelists-ext (`u32::MAX`: none), record JSON.
+    lengths: [u32; 5],
+}
+
+/// Uncompressed fragments of the packages read in pass 1, one append-only file per worker
+/// thread (no contention), so memory holds only offsets until pass 2 streams them out.
+struct SpillFiles {
+    dir: PathBuf,
+    files: Vec<Mutex<Option<SpillWriter>>>,
+}
+
+/// An open spill file and the number of bytes written to it.
+type SpillWriter = (BufWriter<fs::File>, u64);
+
+impl SpillFiles {
+    fn new(dir: &Path, threads: usize) -> SpillFiles {
+        SpillFiles {
+            dir: dir.to_owned(),
+            files: (0..threads.max(1)).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn path(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("spill-{index}.tmp"))
+    }
+
+    fn write(&self, fragments: &Fragments) -> Result<SpillRef> {
+        let index = rayon::current_thread_index().unwrap_or(0) % self.files.len();
+        let path = self.path(index);
+        let mut slot = self.files[index].lock().expect("spill lock poisoned");
+        if slot.is_none() {
+            let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+            *slot = Some((BufWriter::with_capacity(256 * 1024, file), 0));
+        }
+        let (writer, position) = slot.as_mut().expect("spill file is open");
+        let ext = fragments.filelists_ext.as_deref();
+        let parts = [
+            Some(fragments.primary.as_str()),
+            Some(fragments.filelists.as_str()),
+            Some(fragments.other.as_str()),
+            ext,
+            Some(fragments.record_json.as_str()),
+        ];
+        let mut lengths = [0u32; 5];
+        let offset = *position;
+        for (length, part) in lengths.iter_mut().zip(parts) {
+            match part {
+                Some(text) => {
+                    *length = u32::try_from(text.len()).map_err(|_| {
+                        Error::BadOption("package metadata larger than 4 GiB".into())
+                    })?;
+                    writer
+                        .write_all(text.as_bytes())
+                        .map_err(|e| Error::io(&path, e))?;
+                    *position += text.len() as u64;
+                }
+                None => *length = u32::MAX,
+            }
+        }
+        Ok(SpillRef {
+            file: index,
+            offset,
+            lengths,
+        })
+    }
+
+    /// Flushes every spill file; after this the fragments can be read back.
+    fn finish(self) -> Result<SpillSet> {
+        let mut paths = Vec::new();
+        for (index, slot) in self.files.into_iter().enumerate() {
+            let path = self.dir.join(format!("spill-{index}.tmp"));
+            if let Some((mut writer, _)) = slot.into_inner().expect("spill lock poisoned") {
+                writer.flush().map_err(|e| Error::io(&path, e))?;
+                paths.push(Some(path));
+            } else {
+                paths.push(None);
+            }
+        }
+        Ok(SpillSet { paths })
+    }
+}
+
+/// The finished spill files.
+struct SpillSet {
+    paths: Vec<Option<PathBuf>>,
+}
+
+impl SpillSet {
+    fn reader(&self) -> Result<SpillReader> {
+        let files = self
+            .paths
+            .iter()
+            .map(|path| match path {
+                Some(path) => fs::File::open(path)
+                    .map(|f| Some((f, path.clone())))
+                    .map_err(|e| Error::io(path, e)),
+                None => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        Ok(SpillReader { files })
+    }
+}
+
+impl Drop for SpillSet {
+    fn drop(&mut self) {
+        for path in self.paths.iter().flatten() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+struct SpillReader {
+    files: Vec<Option<(fs::File, PathBuf)>>,
+}
+
+impl SpillReader {
+    fn read(&mut self, at: &SpillRef) -> Result<Fragments> {
+        use std::os::unix::fs::FileExt;
+        let (file, path) = self.files[at.file]
+            .as_ref()
+            .expect("a spill reference points at a written file");
+        let total: u64 = at
+            .lengths
+            .iter()
+            .filter(|&&l| l != u32::MAX)
+            .map(|&l| u64::from(l))
+            .sum();
+        let mut bytes = vec![0u8; total as usize];
+        file.read_exact_at(&mut bytes, at.offset)
+            .map_err(|e| Error::io(path, e))?;
+        let mut parts = Vec::with_capacity(5);
+        let mut start = 0usize;
+        for &length in &at.lengths {
+            if length == u32::MAX {
+                parts.push(None);
+                continue;
+            }
+            let end = start + length as usize;
+            let text = String::from_utf8(bytes[start..end].to_vec())
+                .map_err(|_| Error::BadOption(format!("{}: damaged spill file", path.display())))?;
+            parts.push(Some(text));
+            start = end;
+        }
+        let mut parts = parts.into_iter();
+        let mut next = || parts.next().flatten();
+        Ok(Fragments {
+            primary: next().unwrap_or_default(),
+            filelists: next().unwrap_or_default(),
+            other: next().unwrap_or_default(),
+            filelists_ext: next(),
+            record_json: next().unwrap_or_default(),
+        })
+    }
 }
 
 /// Opens the package cache; a broken cache is recreated, and a cache that cannot be written at
@@ -608,28 +886,38 @@ pub fn run(
     let scan_ms = started.elapsed().as_millis() as u64;
 
     let read_started = Instant::now();
-    let mut cache = open_cache(&options.cache_path(out_dir), &options.cache_fingerprint());
-    let mut known: HashMap<String, CachedPackage> = HashMap::new();
+    let cache_path = options.cache_path(out_dir);
+    let fingerprint = options.cache_fingerprint();
+    let mut cache = open_cache(&cache_path, &fingerprint);
+    // Caches whose entries may be reused, in lookup order (ours first).
+    let mut sources: Vec<PackageCache> = Vec::new();
+    let mut known: HashMap<String, (usize, CachedIdentity)> = HashMap::new();
     let mut previous_paths: Option<Vec<String>> = None;
     if options.update {
-        for path in &options.update_md_paths {
-            let other = PackageCache::open(
-                &path.join(".rpmdepot/cache.sqlite"),
-                &options.cache_fingerprint(),
-            )
-            .and_then(|c| c.load());
-            match other {
-                Ok(entries) => known.extend(entries),
-                Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
-            }
-        }
-        if let Some(cache) = &cache {
-            match cache.load() {
-                Ok(entries) => {
+        if cache.is_some() {
+            match PackageCache::open(&cache_path, &fingerprint)
+                .and_then(|c| c.load().map(|e| (c, e)))
+            {
+                Ok((reader, entries)) => {
                     previous_paths = Some(entries.keys().cloned().collect());
-                    known.extend(entries);
+                    known.extend(entries.into_iter().map(|(k, v)| (k, (0, v))));
+                    sources.push(reader);
                 }
                 Err(err) => tracing::warn!("ignoring the package cache: {err}"),
+            }
+        }
+        for path in &options.update_md_paths {
+            let other = PackageCache::open(&path.join(".rpmdepot/cache.sqlite"), &fingerprint)
+                .and_then(|c| c.load().map(|e| (c, e)));
+            match other {
+                Ok((reader, entries)) => {
+                    let index = sources.len();
+                    for (key, identity) in entries {
+                        known.entry(key).or_insert((index, identity));
+                    }
+                    sources.push(reader);
+                }
+                Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
             }
         }
     }
@@ -660,27 +948,29 @@ pub fn run(
         .num_threads(options.workers.max(1))
         .build()
         .map_err(|e| Error::BadOption(format!("cannot start {} workers: {e}", options.workers)))?;
+    let temp_dir = temp.path.clone();
+    let spill = SpillFiles::new(&temp_dir, pool.current_num_threads());
+
+    // Pass 1, parallel: read new or changed packages, render their metadata into the spill
+    // files; keep only what ordering and duplicate resolution need in memory.
     let done = AtomicU64::new(0);
     let total = tasks.len() as u64;
     let results: Vec<Result<PreparedPackage>> = pool.install(|| {
         tasks
             .par_iter()
             .map(|task| {
-                let result = prepare_package(task, options, &known);
+                let result = prepare_package(task, options, &known, &spill);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 result
             })
             .collect()
     });
+    let spill = spill.finish()?;
     let mut prepared = Vec::with_capacity(results.len());
-    let mut prepared_paths = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
     for (task, result) in tasks.iter().zip(results) {
         match result {
-            Ok(package) => {
-                prepared.push(package);
-                prepared_paths.push(task.relative_path.as_str());
-            }
+            Ok(package) => prepared.push(package),
             Err(err) => {
                 let path = task.full_path.display().to_string();
                 tracing::error!("{path}: {err}");
@@ -691,15 +981,18 @@ pub fn run(
             }
         }
     }
-    let reused = prepared.iter().filter(|p| !p.fresh).count();
+    let reused = prepared
+        .iter()
+        .filter(|p| matches!(p.origin, Origin::Cache(_)))
+        .count();
     let read_ms = read_started.elapsed().as_millis() as u64;
 
     let keys: Vec<DuplicateKey<'_>> = prepared
         .iter()
         .map(|p| DuplicateKey {
-            nevra: &p.entry.nevra,
-            time_build: p.entry.time_build,
-            location: &p.entry.location_href,
+            nevra: &p.identity.nevra,
+            time_build: p.identity.time_build,
+            location: &p.identity.location_href,
         })
         .collect();
     let (duplicates, keep) = resolve(&keys, options.duplicated_nevra);
@@ -718,14 +1011,11 @@ pub fn run(
             );
         }
     }
-    let kept: Vec<&PreparedPackage> = prepared
-        .iter()
-        .zip(&keep)
-        .filter_map(|(package, &keep)| keep.then_some(package))
-        .collect();
+    let kept_count = keep.iter().filter(|k| **k).count();
 
+    // Pass 2: one feeder fetches fragments in package order and hands them to a compressor
+    // per document, the sqlite writer and the cache writer, through bounded channels.
     let write_started = Instant::now();
-    let temp_dir = temp.path.clone();
     let suffix = options.xml_compression.suffix();
     let mut kinds = vec![
         MetadataKind::Primary,
@@ -736,61 +1026,185 @@ pub fn run(
         kinds.push(MetadataKind::FilelistsExt);
     }
     let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
-    let (documents, cache_result) = std::thread::scope(|scope| {
-        let cache_writer = scope.spawn(|| match cache.as_mut() {
-            Some(cache) => cache.update(
-                prepared
-                    .iter()
-                    .zip(&prepared_paths)
-                    .filter(|(p, _)| p.fresh)
-                    .map(|(p, path)| (*path, &p.entry)),
-                &prepared_paths,
-            ),
-            None => Ok(()),
-        });
-        let handles: Vec<_> = kinds
-            .iter()
-            .map(|&kind| {
-                let path = temp_dir.join(format!("{}.xml{suffix}", kind.name()));
-                let kept = &kept;
-                scope.spawn(move || {
-                    let stats = write_document(
+    // The documents are compressed side by side; zstd may split the worker budget among them.
+    let compression_threads = (options.workers / kinds.len()).max(1) as u32;
+    let present: Vec<&str> = prepared.iter().map(|p| p.relative_path.as_str()).collect();
+    type Batch = Arc<Fragments>;
+    let codec = BlockCodec::for_compression(options.xml_compression);
+    let cached_blocks = match (&cache, codec) {
+        (Some(cache), Some(_)) if options.update => cache.load_blocks().unwrap_or_else(|err| {
+            tracing::warn!("ignoring cached metadata blocks: {err}");
+            HashMap::new()
+        }),
+        _ => HashMap::new(),
+    };
+    let cache_for_writer = &mut cache;
+    let (documents, database_result, cache_result, feed_result) = std::thread::scope(|scope| {
+        let mut senders: Vec<SyncSender<Feed>> = Vec::new();
+        let mut writers = Vec::new();
+        for &kind in &kinds {
+            let (tx, rx) = sync_channel::<Feed>(BLOCK_CHANNEL_DEPTH);
+            senders.push(tx);
+            let path = temp_dir.join(format!("{}.xml{suffix}", kind.name()));
+            let cached_blocks = &cached_blocks;
+            writers.push(scope.spawn(move || {
+                let written = match codec {
+                    Some(codec) => write_block_document(
                         &path,
                         kind,
-                        kept,
-                        options.xml_compression,
+                        kept_count,
+                        rx,
+                        codec,
                         repomd_checksum,
-                    )?;
-                    Ok(PendingFile {
+                        cached_blocks,
+                    )?,
+                    None => WrittenDocument {
+                        stats: write_document(
+                            &path,
+                            kind,
+                            kept_count,
+                            rx,
+                            options.xml_compression,
+                            repomd_checksum,
+                            compression_threads,
+                        )?,
+                        new_blocks: Vec::new(),
+                        used_blocks: Vec::new(),
+                    },
+                };
+                Ok((
+                    PendingFile {
                         kind: kind.name().to_owned(),
                         path,
-                        stats,
-                    })
-                })
-            })
-            .collect();
-        let documents: Vec<Result<PendingFile>> = handles
+                        stats: written.stats,
+                    },
+                    written.new_blocks,
+                    written.used_blocks,
+                ))
+            }));
+        }
+        let (db_tx, database) = if options.database {
+            let (tx, rx) = sync_channel::<Batch>(CHANNEL_DEPTH);
+            let temp_dir = &temp_dir;
+            (
+                Some(tx),
+                Some(scope.spawn(move || -> Result<RepoDatabases> {
+                    let mut databases = RepoDatabases::create(temp_dir)?;
+                    for fragments in rx {
+                        databases.add(&fragments.record()?)?;
+                    }
+                    Ok(databases)
+                })),
+            )
+        } else {
+            (None, None)
+        };
+        let (cache_tx, cache_rx) = sync_channel::<(String, CachedIdentity, Batch)>(CHANNEL_DEPTH);
+        let present = &present;
+        let cache_writer = scope.spawn(move || match cache_for_writer.as_mut() {
+            Some(cache) => cache.update(cache_rx, present),
+            None => {
+                cache_rx.iter().for_each(drop);
+                Ok(())
+            }
+        });
+        let feed = (|| -> Result<()> {
+            let mut spill_reader = spill.reader()?;
+            let mut block: Vec<Arc<Fragments>> = Vec::new();
+            let mut block_key = ChecksumType::Sha256.hasher();
+            let mut block_bytes = 0usize;
+            let last_kept = keep.iter().rposition(|k| *k);
+            for (index, (package, &keep)) in prepared.iter().zip(&keep).enumerate() {
+                let fresh = matches!(package.origin, Origin::Spill(_));
+                if !keep && !fresh {
+                    continue;
+                }
+                let fragments = Arc::new(match &package.origin {
+                    Origin::Spill(at) => spill_reader.read(at)?,
+                    Origin::Cache(source) => sources[*source].fragments(&package.relative_path)?,
+                });
+                if fresh {
+                    // A closed channel means that writer failed; its error is reported below.
+                    let _ = cache_tx.send((
+                        package.relative_path.clone(),
+                        package.identity.clone(),
+                        Arc::clone(&fragments),
+                    ));
+                }
+                if !keep {
+                    continue;
+                }
+                if let Some(tx) = &db_tx {
+                    let _ = tx.send(Arc::clone(&fragments));
+                }
+                // A block is named by its packages' identities: the same files give the same
+                // text, so --update can take the compressed block from the cache.
+                let identity = &package.identity;
+                block_key.update(
+                    format!(
+                        "{}\0{}\0{}\0{}\n",
+                        package.relative_path,
+                        identity.size,
+                        identity.mtime,
+                        identity.location_href
+                    )
+                    .as_bytes(),
+                );
+                block_bytes +=
+                    fragments.primary.len() + fragments.filelists.len() + fragments.other.len();
+                block.push(fragments);
+                if Some(index) == last_kept
+                    || block_bytes >= MAX_BLOCK_BYTES
+                    || ends_block(&package.relative_path)
+                {
+                    let key = std::mem::replace(&mut block_key, ChecksumType::Sha256.hasher());
+                    let key: Arc<str> = Arc::from(key.finish_hex());
+                    let packages = Arc::new(std::mem::take(&mut block));
+                    for tx in &senders {
+                        let _ = tx.send(Feed::Block {
+                            key: Arc::clone(&key),
+                            packages: Arc::clone(&packages),
+                        });
+                    }
+                    block_bytes = 0;
+                }
+            }
+            Ok(())
+        })();
+        drop(senders);
+        drop(db_tx);
+        drop(cache_tx);
+        let documents: Vec<Result<WriterOutput>> = writers
             .into_iter()
             .map(|h| h.join().expect("metadata writer thread panicked"))
             .collect();
-        (
-            documents,
-            cache_writer.join().expect("cache writer thread panicked"),
-        )
+        let database = database.map(|h| h.join().expect("sqlite writer thread panicked"));
+        let cache_result = cache_writer.join().expect("cache writer thread panicked");
+        (documents, database, cache_result, feed)
     });
+    drop(spill);
+    feed_result?;
+    let mut new_blocks = Vec::new();
+    let mut used_blocks = Vec::new();
+    let mut pending = Vec::new();
+    for document in documents {
+        let (file, new, used) = document?;
+        pending.push(file);
+        new_blocks.extend(new);
+        used_blocks.extend(used);
+    }
+    if let Some(cache) = cache.as_mut()
+        && codec.is_some()
+        && let Err(err) = cache.store_blocks(&new_blocks, &used_blocks)
+    {
+        tracing::warn!("could not cache metadata blocks: {err}");
+    }
     if let Err(err) = cache_result {
         tracing::warn!("the package cache could not be updated (next --update reads more): {err}");
     }
-    let mut pending: Vec<PendingFile> = documents.into_iter().collect::<Result<_>>()?;
 
-    if options.database {
-        let mut databases = RepoDatabases::create(&temp_dir)?;
-        for package in &kept {
-            match &package.record {
-                Some(record) => databases.add(record)?,
-                None => databases.add(&package.entry.record()?)?,
-            }
-        }
+    if let Some(databases) = database_result {
+        let databases = databases?;
         let checksum_of = |kind: &str| {
             pending
                 .iter()
@@ -909,7 +1323,7 @@ pub fn run(
     Ok(CreaterepoSummary {
         repodata_dir,
         packages_found: tasks.len(),
-        packages_written: kept.len(),
+        packages_written: kept_count,
         packages_reused: reused,
         skipped,
         duplicates,

@@ -5,6 +5,7 @@
 //! run itself. It must not print, parse command lines or know about storage backends,
 //! signing or publishing: those live in the CLI, `signer` and `publisher`.
 
+pub mod blocks;
 pub mod cache;
 pub mod checksum;
 pub mod compress;
