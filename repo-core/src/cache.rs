@@ -97,7 +97,8 @@ impl PackageCache {
             source,
         };
         let conn = Connection::open(path).map_err(sqlite_error)?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        // No fsync: the cache is a speed-up, and a damaged one is detected and rebuilt.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")
             .map_err(sqlite_error)?;
         conn.execute_batch(SCHEMA).map_err(sqlite_error)?;
         let wanted = format!("{CACHE_FORMAT}\n{fingerprint}");

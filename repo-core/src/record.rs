@@ -178,6 +178,33 @@ pub fn is_primary_file(path: &str) -> bool {
     path.starts_with("/etc/") || path == "/usr/lib/sendmail" || path.contains("bin/")
 }
 
+impl PackageFile {
+    /// [`is_primary_file`] of [`PackageFile::path`], without building the path.
+    pub fn is_primary(&self) -> bool {
+        let (dir, base) = (self.dirname.as_str(), self.basename.as_str());
+        if dir.contains("bin/") || base.contains("bin/") {
+            return true;
+        }
+        // "bin/" may also straddle the join of directory and basename.
+        let (dir_bytes, base_bytes) = (dir.as_bytes(), base.as_bytes());
+        for split in 1..4 {
+            let (left, right) = b"bin/".split_at(split);
+            if dir_bytes.ends_with(left) && base_bytes.starts_with(right) {
+                return true;
+            }
+        }
+        let etc = "/etc/";
+        let starts_with_etc = if dir.len() >= etc.len() {
+            dir.starts_with(etc)
+        } else {
+            etc.starts_with(dir) && base.starts_with(&etc[dir.len()..])
+        };
+        starts_with_etc
+            || (dir.len() + base.len() == "/usr/lib/sendmail".len()
+                && "/usr/lib/sendmail".strip_prefix(dir) == Some(base))
+    }
+}
+
 fn flags_name(flags: u64) -> Option<&'static str> {
     match flags & 0xf {
         2 => Some("LT"),
@@ -720,10 +747,28 @@ impl PackageRecord {
         );
 
         let raw_files = view.files();
-        let file_paths: HashSet<Vec<u8>> = raw_files
-            .iter()
-            .map(|(dir, base, ..)| [*dir, *base].concat())
+        // Only requires naming a file can be dropped as "shipped by the package itself", so
+        // only those paths are looked up among the files.
+        let file_requires: HashSet<&[u8]> = view
+            .main
+            .strings(tag::REQUIRENAME)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| name.first() == Some(&b'/'))
             .collect();
+        let file_paths: HashSet<Vec<u8>> = if file_requires.is_empty() {
+            HashSet::new()
+        } else {
+            raw_files
+                .iter()
+                .filter(|(dir, base, ..)| {
+                    file_requires.iter().any(|r| {
+                        r.len() == dir.len() + base.len() && r.starts_with(dir) && r.ends_with(base)
+                    })
+                })
+                .map(|(dir, base, ..)| [*dir, *base].concat())
+                .collect()
+        };
         let mut files = Vec::with_capacity(raw_files.len());
         for (dir, base, flags, mode, digest) in raw_files {
             reject_control_chars("file name", base)?;
@@ -836,6 +881,23 @@ mod tests {
         assert!(!is_primary_file("/usr/lib/sendmail.d"));
         assert!(!is_primary_file("/usr/share/doc/README"));
         assert!(!is_primary_file("/etc"));
+    }
+
+    proptest::proptest! {
+        /// The allocation-free check agrees with the rule on the joined path.
+        #[test]
+        fn is_primary_agrees_with_the_path_rule(
+            dir in "(/|/etc|/etc/|/usr/|/usr/lib/|/opt/x/bi|/opt/bin|/sb|/é|)[a-zé/]{0,6}",
+            base in "(n/|in/|bin/|sendmail|etc/|/|é|)[a-zé/]{0,6}",
+        ) {
+            let file = PackageFile {
+                dirname: dir.clone(),
+                basename: base.clone(),
+                kind: FileKind::File,
+                digest: String::new(),
+            };
+            proptest::prop_assert_eq!(file.is_primary(), is_primary_file(&file.path()));
+        }
     }
 
     #[test]

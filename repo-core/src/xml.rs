@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::record::{Dependency, FileKind, PackageRecord, is_primary_file};
+use crate::record::{Dependency, FileKind, PackageRecord};
 use crate::text::{escape_attr, escape_text};
 
 const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -238,11 +238,8 @@ pub fn render_primary(r: &PackageRecord, out: &mut String) {
     render_deps(out, "rpm:enhances", &r.enhances, false);
     render_deps(out, "rpm:recommends", &r.recommends, false);
     render_deps(out, "rpm:supplements", &r.supplements, false);
-    for file in &r.files {
-        let path = file.path();
-        if is_primary_file(&path) {
-            render_file(out, 2, &path, file.kind, None);
-        }
+    for file in r.files.iter().filter(|f| f.is_primary()) {
+        render_file(out, 2, &file.path(), file.kind, None);
     }
     close(out, 1, "format");
     close(out, 0, "package");
