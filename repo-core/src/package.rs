@@ -38,6 +38,24 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Reads the rest of the file through `reader` (which hashes it) in large chunks: the payload
+/// is most of the bytes, and small reads make the kernel's copy the bottleneck.
+fn hash_rest<R: Read>(reader: &mut HashingReader<R>) -> io::Result<()> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 20]);
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        loop {
+            match reader.read(buffer) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+    })
+}
+
 /// Where a package is and how it is to be described.
 #[derive(Debug, Clone)]
 pub struct PackageSource<'a> {
@@ -71,7 +89,7 @@ pub fn read_package(
         bytes: 0,
     };
     let headers = read_headers(&mut reader)?;
-    io::copy(&mut reader, &mut io::sink()).map_err(|e| Error::io(path, e))?;
+    hash_rest(&mut reader).map_err(|e| Error::io(path, e))?;
     if reader.bytes != meta.len() {
         return Err(Error::BadRpm(format!(
             "file changed while it was read ({} bytes at open, {} read)",
