@@ -1,6 +1,7 @@
 //! The per-repository package cache behind `--update`: each package's identity (relative
-//! path, size, mtime) with its already-rendered primary/filelists/other fragments and its
-//! record (for sqlite rows), in SQLite.
+//! path, size, mtime) and the address of its already-rendered primary/filelists/other
+//! fragments (and its record, for sqlite rows) in the fragment files beside the database, plus
+//! the compressed blocks of the last documents written.
 //!
 //! The cache is a speed-up only: an entry is used when the run's settings fingerprint and the
 //! file's size and mtime match, so a missing, stale or foreign cache changes nothing but time.
@@ -13,10 +14,10 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
-use crate::record::PackageRecord;
+use crate::fragments::FragmentLocation;
 
 /// Bumped whenever the record rules or the fragment format change, so older caches are dropped.
-const CACHE_FORMAT: &str = "rpmdepot-cache-1";
+const CACHE_FORMAT: &str = "rpmdepot-cache-2";
 
 /// What the cache knows of a package without its metadata text: enough to decide whether it
 /// is unchanged and to resolve duplicates.
@@ -34,27 +35,13 @@ pub struct CachedIdentity {
     pub location_href: String,
 }
 
-/// A package's rendered metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Fragments {
-    /// primary.xml chunk.
-    pub primary: String,
-    /// filelists.xml chunk.
-    pub filelists: String,
-    /// other.xml chunk.
-    pub other: String,
-    /// filelists-ext.xml chunk, when the run writes it.
-    pub filelists_ext: Option<String>,
-    /// The record as JSON, for the sqlite databases.
-    pub record_json: String,
-}
-
-impl Fragments {
-    /// The full record, parsed back from JSON.
-    pub fn record(&self) -> Result<PackageRecord> {
-        serde_json::from_str(&self.record_json)
-            .map_err(|e| Error::BadOption(format!("corrupt cache entry: {e}")))
-    }
+/// A cached package: its identity and where its fragments are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEntry {
+    /// Identity.
+    pub identity: CachedIdentity,
+    /// Fragment address (the file is in the cache directory).
+    pub location: FragmentLocation,
 }
 
 /// An open cache database.
@@ -65,18 +52,16 @@ pub struct PackageCache {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS packages (
+CREATE TABLE IF NOT EXISTS package_index (
     relative_path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime INTEGER NOT NULL,
     nevra TEXT NOT NULL,
     time_build INTEGER NOT NULL,
     location_href TEXT NOT NULL,
-    primary_xml TEXT NOT NULL,
-    filelists_xml TEXT NOT NULL,
-    other_xml TEXT NOT NULL,
-    filelists_ext_xml TEXT,
-    record_json TEXT NOT NULL
+    fragment_file TEXT NOT NULL,
+    fragment_offset INTEGER NOT NULL,
+    fragment_lengths TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS blocks (
     kind TEXT NOT NULL,
@@ -115,8 +100,10 @@ impl PackageCache {
                     path.display()
                 );
             }
-            conn.execute_batch("DELETE FROM packages; DELETE FROM blocks;")
-                .map_err(sqlite_error)?;
+            conn.execute_batch(
+                "DROP TABLE IF EXISTS packages; DELETE FROM package_index; DELETE FROM blocks;",
+            )
+            .map_err(sqlite_error)?;
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?1)",
                 [&wanted],
@@ -136,16 +123,26 @@ impl PackageCache {
         }
     }
 
-    /// The identity of every entry, by relative path.
-    pub fn load(&self) -> Result<HashMap<String, CachedIdentity>> {
+    /// The directory holding the database and its fragment files.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Every entry, by relative path. Rows whose address cannot be read are left out.
+    pub fn load(&self) -> Result<HashMap<String, CachedEntry>> {
+        let dir = self.dir().to_owned();
+        let mut files: HashMap<String, Arc<PathBuf>> = HashMap::new();
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT relative_path, size, mtime, nevra, time_build, location_href FROM packages",
+                "SELECT relative_path, size, mtime, nevra, time_build, location_href, \
+                 fragment_file, fragment_offset, fragment_lengths FROM package_index",
             )
             .map_err(self.error())?;
-        let rows = stmt
-            .query_map([], |r| {
+        let mut rows = stmt.query([]).map_err(self.error())?;
+        let mut entries = HashMap::new();
+        while let Some(r) = rows.next().map_err(self.error())? {
+            let get = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
                 Ok((
                     r.get::<_, String>(0)?,
                     CachedIdentity {
@@ -155,31 +152,59 @@ impl PackageCache {
                         time_build: r.get(4)?,
                         location_href: r.get(5)?,
                     },
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, String>(8)?,
                 ))
-            })
-            .map_err(self.error())?;
-        rows.collect::<Result<_, _>>().map_err(self.error())
+            };
+            let (path, identity, file, offset, lengths) = get(r).map_err(self.error())?;
+            let Some(lengths) = FragmentLocation::parse_lengths(&lengths) else {
+                continue;
+            };
+            if file.contains('/') || offset < 0 {
+                continue;
+            }
+            let file = Arc::clone(
+                files
+                    .entry(file.clone())
+                    .or_insert_with(|| Arc::new(dir.join(&file))),
+            );
+            entries.insert(
+                path,
+                CachedEntry {
+                    identity,
+                    location: FragmentLocation {
+                        file,
+                        offset: offset as u64,
+                        lengths,
+                    },
+                },
+            );
+        }
+        Ok(entries)
     }
 
-    /// The metadata of one entry.
-    pub fn fragments(&self, relative_path: &str) -> Result<Fragments> {
+    /// Deletes fragment files in the cache directory that no entry points at (left by
+    /// replaced packages, compaction or an interrupted run).
+    pub fn remove_unreferenced_fragment_files(&self) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT primary_xml, filelists_xml, other_xml, filelists_ext_xml, record_json \
-                 FROM packages WHERE relative_path = ?1",
-            )
+            .prepare("SELECT DISTINCT fragment_file FROM package_index")
             .map_err(self.error())?;
-        stmt.query_row([relative_path], |r| {
-            Ok(Fragments {
-                primary: r.get(0)?,
-                filelists: r.get(1)?,
-                other: r.get(2)?,
-                filelists_ext: r.get(3)?,
-                record_json: r.get(4)?,
-            })
-        })
-        .map_err(self.error())
+        let used: std::collections::HashSet<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.error())?
+            .collect::<Result<_, _>>()
+            .map_err(self.error())?;
+        let dir = self.dir();
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("fragments-") && name.ends_with(".dat") && !used.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
     }
 
     /// Compressed blocks of metadata documents, by (document, block key).
@@ -242,7 +267,7 @@ impl PackageCache {
     /// every path not in `present`, in one transaction.
     pub fn update(
         &mut self,
-        changed: impl IntoIterator<Item = (String, CachedIdentity, Arc<Fragments>)>,
+        changed: impl IntoIterator<Item = (String, CachedIdentity, FragmentLocation)>,
         present: &[&str],
     ) -> Result<()> {
         let path = self.path.clone();
@@ -254,13 +279,17 @@ impl PackageCache {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO packages (relative_path, size, mtime, nevra, \
-                     time_build, location_href, primary_xml, filelists_xml, other_xml, \
-                     filelists_ext_xml, record_json) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT OR REPLACE INTO package_index (relative_path, size, mtime, nevra, \
+                     time_build, location_href, fragment_file, fragment_offset, \
+                     fragment_lengths) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(sqlite_error)?;
-            for (relative_path, p, f) in changed {
+            for (relative_path, p, location) in changed {
+                let file = location
+                    .file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 insert
                     .execute(params![
                         relative_path,
@@ -269,11 +298,9 @@ impl PackageCache {
                         p.nevra,
                         p.time_build,
                         p.location_href,
-                        f.primary,
-                        f.filelists,
-                        f.other,
-                        f.filelists_ext,
-                        f.record_json
+                        file,
+                        location.offset as i64,
+                        location.lengths_text()
                     ])
                     .map_err(sqlite_error)?;
             }
@@ -286,7 +313,7 @@ impl PackageCache {
                 mark.execute([path]).map_err(sqlite_error)?;
             }
             tx.execute(
-                "DELETE FROM packages WHERE relative_path NOT IN (SELECT path FROM present)",
+                "DELETE FROM package_index WHERE relative_path NOT IN (SELECT path FROM present)",
                 [],
             )
             .map_err(sqlite_error)?;
@@ -299,23 +326,14 @@ impl PackageCache {
 mod tests {
     use super::*;
 
-    fn entry(size: u64) -> (CachedIdentity, Fragments) {
-        (
-            CachedIdentity {
-                size,
-                mtime: 5,
-                nevra: "a-0:1-1.noarch".into(),
-                time_build: 7,
-                location_href: "a.rpm".into(),
-            },
-            Fragments {
-                primary: "<package/>\n".into(),
-                filelists: "f".into(),
-                other: "o".into(),
-                filelists_ext: None,
-                record_json: "{}".into(),
-            },
-        )
+    fn identity(size: u64) -> CachedIdentity {
+        CachedIdentity {
+            size,
+            mtime: 5,
+            nevra: "a-0:1-1.noarch".into(),
+            time_build: 7,
+            location_href: "a.rpm".into(),
+        }
     }
 
     #[test]
@@ -323,24 +341,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c/cache.sqlite");
         let mut cache = PackageCache::open(&path, "sha256").unwrap();
-        let (a, b) = (entry(1), entry(2));
+        let location = FragmentLocation {
+            file: Arc::new(cache.dir().join("fragments-x-0.dat")),
+            offset: 9,
+            lengths: [1, 2, 3, u32::MAX, 0],
+        };
+        std::fs::write(cache.dir().join("fragments-x-0.dat"), b"x").unwrap();
+        std::fs::write(cache.dir().join("fragments-old-0.dat"), b"x").unwrap();
         cache
             .update(
                 [
-                    ("a.rpm".into(), a.0, Arc::new(a.1)),
-                    ("b.rpm".into(), b.0.clone(), Arc::new(b.1.clone())),
+                    ("a.rpm".into(), identity(1), location.clone()),
+                    ("b.rpm".into(), identity(2), location.clone()),
                 ],
                 &["a.rpm", "b.rpm"],
             )
             .unwrap();
+        cache.remove_unreferenced_fragment_files().unwrap();
+        assert!(cache.dir().join("fragments-x-0.dat").exists());
+        assert!(!cache.dir().join("fragments-old-0.dat").exists());
         drop(cache);
         let mut cache = PackageCache::open(&path, "sha256").unwrap();
         assert_eq!(cache.load().unwrap().len(), 2);
         cache.update([], &["b.rpm"]).unwrap();
         let loaded = cache.load().unwrap();
         assert_eq!(loaded.keys().collect::<Vec<_>>(), ["b.rpm"]);
-        assert_eq!(loaded["b.rpm"], b.0);
-        assert_eq!(cache.fragments("b.rpm").unwrap(), b.1);
+        assert_eq!(loaded["b.rpm"].identity, identity(2));
+        assert_eq!(loaded["b.rpm"].location, location);
         drop(cache);
         let cache = PackageCache::open(&path, "sha512").unwrap();
         assert!(cache.load().unwrap().is_empty());

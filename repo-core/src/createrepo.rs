@@ -6,22 +6,22 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::blocks::{BlockCodec, BlockFile, compress_block};
-use crate::cache::{CachedIdentity, Fragments, PackageCache};
+use crate::cache::{CachedEntry, CachedIdentity, PackageCache};
 use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
 use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
 use crate::error::{Error, Result};
+use crate::fragments::{FragmentLocation, FragmentReader, FragmentWriter, Fragments};
 use crate::package::{PackageSource, read_package};
 use crate::record::ChangelogLimit;
 use crate::repomd::{Repomd, RepomdRecord, is_generated_type, parse_records};
@@ -308,7 +308,11 @@ fn parse_distro(value: &str) -> (Option<String>, String) {
     }
 }
 
-/// Packages in flight between the feeder and the sqlite and cache writers.
+/// Dead bytes tolerated in the cache's fragment files before they are rewritten (in tests,
+/// none, so compaction runs on small repositories).
+const COMPACTION_SLACK: u64 = if cfg!(test) { 0 } else { 64 << 20 };
+
+/// Packages in flight between the feeder and the sqlite writer.
 const CHANNEL_DEPTH: usize = 256;
 
 /// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
@@ -434,33 +438,28 @@ fn write_block_document(
     })
 }
 
-/// Where a package's metadata comes from in pass 2.
-enum Origin {
-    /// Read in this run; its fragments are in the spill files.
-    Spill(SpillRef),
-    /// Unchanged; its fragments are in cache number N.
-    Cache(usize),
-}
-
-/// A package after pass 1: identity in memory, metadata in a spill file or a cache.
+/// A package after pass 1: identity in memory, metadata in a fragment file.
 struct PreparedPackage {
     relative_path: String,
     identity: CachedIdentity,
-    origin: Origin,
+    location: FragmentLocation,
+    /// Read in this run (false: reused from a cache).
+    fresh: bool,
 }
 
 /// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it into
-/// the spill files.
+/// this run's fragment files.
 fn prepare_package(
     task: &PackageTask,
     options: &CreaterepoOptions,
-    known: &HashMap<String, (usize, CachedIdentity)>,
-    spill: &SpillFiles,
+    known: &HashMap<String, CachedEntry>,
+    writer: &FragmentWriter,
 ) -> Result<PreparedPackage> {
     let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
-    if let Some((source, cached)) = known.get(&task.relative_path)
-        && cached.location_href == href
+    if let Some(entry) = known.get(&task.relative_path)
+        && entry.identity.location_href == href
     {
+        let cached = &entry.identity;
         let unchanged = options.skip_stat || {
             use std::os::unix::fs::MetadataExt;
             fs::metadata(&task.full_path)
@@ -470,7 +469,8 @@ fn prepare_package(
             return Ok(PreparedPackage {
                 relative_path: task.relative_path.clone(),
                 identity: cached.clone(),
-                origin: Origin::Cache(*source),
+                location: entry.location.clone(),
+                fresh: false,
             });
         }
     }
@@ -509,167 +509,9 @@ fn prepare_package(
             time_build: record.time_build,
             location_href: record.location_href,
         },
-        origin: Origin::Spill(spill.write(&fragments)?),
+        location: writer.write(&fragments)?,
+        fresh: true,
     })
-}
-
-/// Where one package's fragments sit in the spill files.
-struct SpillRef {
-    file: usize,
-    offset: u64,
-    /// Lengths of primary, filelists, other, filelists-ext (`u32::MAX`: none), record JSON.
-    lengths: [u32; 5],
-}
-
-/// Uncompressed fragments of the packages read in pass 1, one append-only file per worker
-/// thread (no contention), so memory holds only offsets until pass 2 streams them out.
-struct SpillFiles {
-    dir: PathBuf,
-    files: Vec<Mutex<Option<SpillWriter>>>,
-}
-
-/// An open spill file and the number of bytes written to it.
-type SpillWriter = (BufWriter<fs::File>, u64);
-
-impl SpillFiles {
-    fn new(dir: &Path, threads: usize) -> SpillFiles {
-        SpillFiles {
-            dir: dir.to_owned(),
-            files: (0..threads.max(1)).map(|_| Mutex::new(None)).collect(),
-        }
-    }
-
-    fn path(&self, index: usize) -> PathBuf {
-        self.dir.join(format!("spill-{index}.tmp"))
-    }
-
-    fn write(&self, fragments: &Fragments) -> Result<SpillRef> {
-        let index = rayon::current_thread_index().unwrap_or(0) % self.files.len();
-        let path = self.path(index);
-        let mut slot = self.files[index].lock().expect("spill lock poisoned");
-        if slot.is_none() {
-            let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            *slot = Some((BufWriter::with_capacity(256 * 1024, file), 0));
-        }
-        let (writer, position) = slot.as_mut().expect("spill file is open");
-        let ext = fragments.filelists_ext.as_deref();
-        let parts = [
-            Some(fragments.primary.as_str()),
-            Some(fragments.filelists.as_str()),
-            Some(fragments.other.as_str()),
-            ext,
-            Some(fragments.record_json.as_str()),
-        ];
-        let mut lengths = [0u32; 5];
-        let offset = *position;
-        for (length, part) in lengths.iter_mut().zip(parts) {
-            match part {
-                Some(text) => {
-                    *length = u32::try_from(text.len()).map_err(|_| {
-                        Error::BadOption("package metadata larger than 4 GiB".into())
-                    })?;
-                    writer
-                        .write_all(text.as_bytes())
-                        .map_err(|e| Error::io(&path, e))?;
-                    *position += text.len() as u64;
-                }
-                None => *length = u32::MAX,
-            }
-        }
-        Ok(SpillRef {
-            file: index,
-            offset,
-            lengths,
-        })
-    }
-
-    /// Flushes every spill file; after this the fragments can be read back.
-    fn finish(self) -> Result<SpillSet> {
-        let mut paths = Vec::new();
-        for (index, slot) in self.files.into_iter().enumerate() {
-            let path = self.dir.join(format!("spill-{index}.tmp"));
-            if let Some((mut writer, _)) = slot.into_inner().expect("spill lock poisoned") {
-                writer.flush().map_err(|e| Error::io(&path, e))?;
-                paths.push(Some(path));
-            } else {
-                paths.push(None);
-            }
-        }
-        Ok(SpillSet { paths })
-    }
-}
-
-/// The finished spill files.
-struct SpillSet {
-    paths: Vec<Option<PathBuf>>,
-}
-
-impl SpillSet {
-    fn reader(&self) -> Result<SpillReader> {
-        let files = self
-            .paths
-            .iter()
-            .map(|path| match path {
-                Some(path) => fs::File::open(path)
-                    .map(|f| Some((f, path.clone())))
-                    .map_err(|e| Error::io(path, e)),
-                None => Ok(None),
-            })
-            .collect::<Result<_>>()?;
-        Ok(SpillReader { files })
-    }
-}
-
-impl Drop for SpillSet {
-    fn drop(&mut self) {
-        for path in self.paths.iter().flatten() {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-struct SpillReader {
-    files: Vec<Option<(fs::File, PathBuf)>>,
-}
-
-impl SpillReader {
-    fn read(&mut self, at: &SpillRef) -> Result<Fragments> {
-        use std::os::unix::fs::FileExt;
-        let (file, path) = self.files[at.file]
-            .as_ref()
-            .expect("a spill reference points at a written file");
-        let total: u64 = at
-            .lengths
-            .iter()
-            .filter(|&&l| l != u32::MAX)
-            .map(|&l| u64::from(l))
-            .sum();
-        let mut bytes = vec![0u8; total as usize];
-        file.read_exact_at(&mut bytes, at.offset)
-            .map_err(|e| Error::io(path, e))?;
-        let mut parts = Vec::with_capacity(5);
-        let mut start = 0usize;
-        for &length in &at.lengths {
-            if length == u32::MAX {
-                parts.push(None);
-                continue;
-            }
-            let end = start + length as usize;
-            let text = String::from_utf8(bytes[start..end].to_vec())
-                .map_err(|_| Error::BadOption(format!("{}: damaged spill file", path.display())))?;
-            parts.push(Some(text));
-            start = end;
-        }
-        let mut parts = parts.into_iter();
-        let mut next = || parts.next().flatten();
-        Ok(Fragments {
-            primary: next().unwrap_or_default(),
-            filelists: next().unwrap_or_default(),
-            other: next().unwrap_or_default(),
-            filelists_ext: next(),
-            record_json: next().unwrap_or_default(),
-        })
-    }
 }
 
 /// Opens the package cache; a broken cache is recreated, and a cache that cannot be written at
@@ -889,33 +731,27 @@ pub fn run(
     let cache_path = options.cache_path(out_dir);
     let fingerprint = options.cache_fingerprint();
     let mut cache = open_cache(&cache_path, &fingerprint);
-    // Caches whose entries may be reused, in lookup order (ours first).
-    let mut sources: Vec<PackageCache> = Vec::new();
-    let mut known: HashMap<String, (usize, CachedIdentity)> = HashMap::new();
+    // Entries that may be reused: ours, then those of --update-md-path repositories.
+    let mut known: HashMap<String, CachedEntry> = HashMap::new();
     let mut previous_paths: Option<Vec<String>> = None;
     if options.update {
-        if cache.is_some() {
-            match PackageCache::open(&cache_path, &fingerprint)
-                .and_then(|c| c.load().map(|e| (c, e)))
-            {
-                Ok((reader, entries)) => {
+        if let Some(cache) = &cache {
+            match cache.load() {
+                Ok(entries) => {
                     previous_paths = Some(entries.keys().cloned().collect());
-                    known.extend(entries.into_iter().map(|(k, v)| (k, (0, v))));
-                    sources.push(reader);
+                    known.extend(entries);
                 }
                 Err(err) => tracing::warn!("ignoring the package cache: {err}"),
             }
         }
         for path in &options.update_md_paths {
             let other = PackageCache::open(&path.join(".rpmdepot/cache.sqlite"), &fingerprint)
-                .and_then(|c| c.load().map(|e| (c, e)));
+                .and_then(|c| c.load());
             match other {
-                Ok((reader, entries)) => {
-                    let index = sources.len();
-                    for (key, identity) in entries {
-                        known.entry(key).or_insert((index, identity));
+                Ok(entries) => {
+                    for (key, entry) in entries {
+                        known.entry(key).or_insert(entry);
                     }
-                    sources.push(reader);
                 }
                 Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
             }
@@ -949,7 +785,18 @@ pub fn run(
         .build()
         .map_err(|e| Error::BadOption(format!("cannot start {} workers: {e}", options.workers)))?;
     let temp_dir = temp.path.clone();
-    let spill = SpillFiles::new(&temp_dir, pool.current_num_threads());
+    // Fragments go next to the cache, where later runs find them; without a cache they are
+    // scratch files in the temporary directory.
+    let (secs, micros) = unix_now();
+    let fragment_dir = match &cache {
+        Some(cache) => cache.dir().to_owned(),
+        None => temp_dir.clone(),
+    };
+    let writer = FragmentWriter::new(
+        &fragment_dir,
+        &format!("fragments-{secs}-{micros}-{}", std::process::id()),
+        pool.current_num_threads(),
+    );
 
     // Pass 1, parallel: read new or changed packages, render their metadata into the spill
     // files; keep only what ordering and duplicate resolution need in memory.
@@ -959,13 +806,13 @@ pub fn run(
         tasks
             .par_iter()
             .map(|task| {
-                let result = prepare_package(task, options, &known, &spill);
+                let result = prepare_package(task, options, &known, &writer);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 result
             })
             .collect()
     });
-    let spill = spill.finish()?;
+    let run_fragment_files = writer.finish()?;
     let mut prepared = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
     for (task, result) in tasks.iter().zip(results) {
@@ -981,10 +828,20 @@ pub fn run(
             }
         }
     }
-    let reused = prepared
-        .iter()
-        .filter(|p| matches!(p.origin, Origin::Cache(_)))
-        .count();
+    let reused = prepared.iter().filter(|p| !p.fresh).count();
+    // Rewrite the cache's fragment files when most of what they hold is dead.
+    let live_bytes: u64 = prepared.iter().map(|p| p.location.total_len()).sum();
+    let stored_bytes: u64 = {
+        let mut files: Vec<&Arc<PathBuf>> = prepared.iter().map(|p| &p.location.file).collect();
+        files.sort();
+        files.dedup();
+        files
+            .iter()
+            .filter_map(|f| fs::metadata(f.as_path()).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let compact = cache.is_some() && stored_bytes > 2 * live_bytes + COMPACTION_SLACK;
     let read_ms = read_started.elapsed().as_millis() as u64;
 
     let keys: Vec<DuplicateKey<'_>> = prepared
@@ -1038,8 +895,7 @@ pub fn run(
         }),
         _ => HashMap::new(),
     };
-    let cache_for_writer = &mut cache;
-    let (documents, database_result, cache_result, feed_result) = std::thread::scope(|scope| {
+    let (documents, database_result, feed_result) = std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Feed>> = Vec::new();
         let mut writers = Vec::new();
         for &kind in &kinds {
@@ -1099,36 +955,31 @@ pub fn run(
         } else {
             (None, None)
         };
-        let (cache_tx, cache_rx) = sync_channel::<(String, CachedIdentity, Batch)>(CHANNEL_DEPTH);
-        let present = &present;
-        let cache_writer = scope.spawn(move || match cache_for_writer.as_mut() {
-            Some(cache) => cache.update(cache_rx, present),
-            None => {
-                cache_rx.iter().for_each(drop);
-                Ok(())
-            }
-        });
-        let feed = (|| -> Result<()> {
-            let mut spill_reader = spill.reader()?;
+        let feed = (|| -> Result<Vec<(String, CachedIdentity, FragmentLocation)>> {
+            let mut reader = FragmentReader::default();
+            let compacted = compact.then(|| {
+                FragmentWriter::new(
+                    &fragment_dir,
+                    &format!("fragments-{secs}-{micros}-{}-compact", std::process::id()),
+                    1,
+                )
+            });
+            let mut moved = Vec::new();
             let mut block: Vec<Arc<Fragments>> = Vec::new();
             let mut block_key = ChecksumType::Sha256.hasher();
             let mut block_bytes = 0usize;
             let last_kept = keep.iter().rposition(|k| *k);
             for (index, (package, &keep)) in prepared.iter().zip(&keep).enumerate() {
-                let fresh = matches!(package.origin, Origin::Spill(_));
-                if !keep && !fresh {
+                if !keep && compacted.is_none() {
                     continue;
                 }
-                let fragments = Arc::new(match &package.origin {
-                    Origin::Spill(at) => spill_reader.read(at)?,
-                    Origin::Cache(source) => sources[*source].fragments(&package.relative_path)?,
-                });
-                if fresh {
-                    // A closed channel means that writer failed; its error is reported below.
-                    let _ = cache_tx.send((
+                let fragments = Arc::new(reader.read(&package.location)?);
+                if let Some(compacted) = &compacted {
+                    let location = compacted.write(&fragments)?;
+                    moved.push((
                         package.relative_path.clone(),
                         package.identity.clone(),
-                        Arc::clone(&fragments),
+                        location,
                     ));
                 }
                 if !keep {
@@ -1169,21 +1020,52 @@ pub fn run(
                     block_bytes = 0;
                 }
             }
-            Ok(())
+            if let Some(compacted) = compacted {
+                compacted.finish()?;
+            }
+            Ok(moved)
         })();
         drop(senders);
         drop(db_tx);
-        drop(cache_tx);
         let documents: Vec<Result<WriterOutput>> = writers
             .into_iter()
             .map(|h| h.join().expect("metadata writer thread panicked"))
             .collect();
         let database = database.map(|h| h.join().expect("sqlite writer thread panicked"));
-        let cache_result = cache_writer.join().expect("cache writer thread panicked");
-        (documents, database, cache_result, feed)
+        (documents, database, feed)
     });
-    drop(spill);
-    feed_result?;
+    let moved = feed_result?;
+    if let Some(cache) = cache.as_mut() {
+        // Fresh packages point at this run's fragment files; after a compaction every entry
+        // points at the compacted file.
+        let changed: Vec<(String, CachedIdentity, FragmentLocation)> = if compact {
+            moved
+        } else {
+            prepared
+                .iter()
+                .filter(|p| p.fresh)
+                .map(|p| {
+                    (
+                        p.relative_path.clone(),
+                        p.identity.clone(),
+                        p.location.clone(),
+                    )
+                })
+                .collect()
+        };
+        let result = cache
+            .update(changed, &present)
+            .and_then(|()| cache.remove_unreferenced_fragment_files());
+        if let Err(err) = result {
+            tracing::warn!(
+                "the package cache could not be updated (next --update reads more): {err}"
+            );
+        }
+    } else {
+        for file in &run_fragment_files {
+            let _ = fs::remove_file(file.as_path());
+        }
+    }
     let mut new_blocks = Vec::new();
     let mut used_blocks = Vec::new();
     let mut pending = Vec::new();
@@ -1198,9 +1080,6 @@ pub fn run(
         && let Err(err) = cache.store_blocks(&new_blocks, &used_blocks)
     {
         tracing::warn!("could not cache metadata blocks: {err}");
-    }
-    if let Err(err) = cache_result {
-        tracing::warn!("the package cache could not be updated (next --update reads more): {err}");
     }
 
     if let Some(databases) = database_result {
@@ -1366,6 +1245,56 @@ mod tests {
         let xml = r#"<data type="primary"><location href="repodata/abc-primary.xml.gz"/></data>
                      <data type="group"><location href="repodata/comps.xml"/></data>"#;
         assert_eq!(referenced_files(xml), ["abc-primary.xml.gz", "comps.xml"]);
+    }
+
+    #[test]
+    fn dead_fragments_are_compacted_without_changing_the_output() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/rpms");
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        fs::create_dir(&repo).unwrap();
+        for entry in fs::read_dir(&fixtures).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+            }
+        }
+        let mut options = CreaterepoOptions::new(&repo);
+        options.revision = Some("1".into());
+        options.set_timestamp_to_revision = true;
+        options.workers = 1; // one fragment file
+        run(&options, &|_, _| {}).unwrap();
+        // Most packages go away: the fragment file now holds mostly dead entries.
+        let mut packages: Vec<PathBuf> = fs::read_dir(&repo)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+            .collect();
+        packages.sort_by_key(|p| fs::metadata(p).unwrap().len());
+        for path in &packages[2..] {
+            fs::remove_file(path).unwrap();
+        }
+        options.update = true;
+        let summary = run(&options, &|_, _| {}).unwrap();
+        assert_eq!(summary.packages_reused, 2);
+        let fragment_files = |repo: &Path| {
+            fs::read_dir(repo.join(".rpmdepot"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("fragments-"))
+                .collect::<Vec<_>>()
+        };
+        let files = fragment_files(&repo);
+        assert_eq!(files.len(), 1, "one compacted file remains: {files:?}");
+        assert!(files[0].ends_with("-compact-0.dat"), "{files:?}");
+        // The compacted cache serves the next update, and output matches a cold run.
+        let summary = run(&options, &|_, _| {}).unwrap();
+        assert_eq!(summary.packages_reused, summary.packages_found);
+        let updated = fs::read(repo.join("repodata/repomd.xml")).unwrap();
+        options.update = false;
+        options.cachedir = Some(dir.path().join("other-cache"));
+        run(&options, &|_, _| {}).unwrap();
+        assert_eq!(updated, fs::read(repo.join("repodata/repomd.xml")).unwrap());
     }
 
     #[test]

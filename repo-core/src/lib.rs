@@ -13,6 +13,7 @@ pub mod createrepo;
 pub mod duplicates;
 pub mod error;
 pub mod evr;
+pub mod fragments;
 pub mod header;
 pub mod package;
 pub mod record;
