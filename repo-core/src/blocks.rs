@@ -89,7 +89,32 @@ pub struct BlockFile {
     size: u64,
     open_hasher: Hasher,
     open_size: u64,
-    crc: flate2::Crc,
+    crc: crc32fast::Hasher,
+}
+
+/// A compressed block with the CRC-32 and length of its text, so a file can be assembled
+/// from it without hashing the text for the gzip trailer again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressedBlock {
+    /// Compressed bytes.
+    pub data: Vec<u8>,
+    /// CRC-32 of the text.
+    pub crc: u32,
+    /// Length of the text.
+    pub len: u64,
+}
+
+impl CompressedBlock {
+    /// Compresses `text` (see [`compress_block`]).
+    pub fn new(codec: BlockCodec, text: &[u8], last: bool) -> Result<CompressedBlock> {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(text);
+        Ok(CompressedBlock {
+            data: compress_block(codec, text, last)?,
+            crc: crc.finalize(),
+            len: text.len() as u64,
+        })
+    }
 }
 
 impl BlockFile {
@@ -108,7 +133,7 @@ impl BlockFile {
             size: 0,
             open_hasher: checksum.hasher(),
             open_size: 0,
-            crc: flate2::Crc::new(),
+            crc: crc32fast::Hasher::new(),
         };
         if codec == BlockCodec::Gzip {
             block_file.write_raw(&GZIP_HEADER)?;
@@ -124,12 +149,15 @@ impl BlockFile {
             .map_err(|e| Error::io(&self.path, e))
     }
 
-    /// Appends a block: `compressed` must be `compress_block(codec, text, …)`.
-    pub fn append(&mut self, text: &[u8], compressed: &[u8]) -> Result<()> {
+    /// Appends a block: `block` must be [`CompressedBlock::new`] of `text`.
+    pub fn append(&mut self, text: &[u8], block: &CompressedBlock) -> Result<()> {
+        debug_assert_eq!(text.len() as u64, block.len);
         self.open_hasher.update(text);
         self.open_size += text.len() as u64;
-        self.crc.update(text);
-        self.write_raw(compressed)
+        self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            block.crc, block.len,
+        ));
+        self.write_raw(&block.data)
     }
 
     /// Writes the trailer, syncs and returns the statistics repomd.xml needs. The last block
@@ -137,7 +165,7 @@ impl BlockFile {
     pub fn finish(mut self) -> Result<FileStats> {
         if self.codec == BlockCodec::Gzip {
             let mut trailer = [0u8; 8];
-            trailer[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
+            trailer[..4].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
             trailer[4..].copy_from_slice(&(self.open_size as u32).to_le_bytes());
             self.write_raw(&trailer)?;
         }
@@ -166,8 +194,8 @@ mod tests {
         let mut file = BlockFile::create(&path, codec, ChecksumType::Sha256).unwrap();
         for (i, text) in blocks.iter().enumerate() {
             let last = i + 1 == blocks.len();
-            let data = compress_block(codec, text.as_bytes(), last).unwrap();
-            file.append(text.as_bytes(), &data).unwrap();
+            let block = CompressedBlock::new(codec, text.as_bytes(), last).unwrap();
+            file.append(text.as_bytes(), &block).unwrap();
         }
         let stats = file.finish().unwrap();
         (std::fs::read(&path).unwrap(), stats)

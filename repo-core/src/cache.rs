@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::blocks::CompressedBlock;
 use crate::error::{Error, Result};
 use crate::fragments::FragmentLocation;
 
 /// Bumped whenever the record rules or the fragment format change, so older caches are dropped.
-const CACHE_FORMAT: &str = "rpmdepot-cache-2";
+const CACHE_FORMAT: &str = "rpmdepot-cache-3";
 
 /// What the cache knows of a package without its metadata text: enough to decide whether it
 /// is unchanged and to resolve duplicates.
@@ -63,9 +64,11 @@ CREATE TABLE IF NOT EXISTS package_index (
     fragment_offset INTEGER NOT NULL,
     fragment_lengths TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS blocks (
+CREATE TABLE IF NOT EXISTS compressed_blocks (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
+    crc INTEGER NOT NULL,
+    len INTEGER NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (kind, key)
 );";
@@ -101,7 +104,8 @@ impl PackageCache {
                 );
             }
             conn.execute_batch(
-                "DROP TABLE IF EXISTS packages; DELETE FROM package_index; DELETE FROM blocks;",
+                "DROP TABLE IF EXISTS packages; DROP TABLE IF EXISTS blocks; \
+                 DELETE FROM package_index; DELETE FROM compressed_blocks;",
             )
             .map_err(sqlite_error)?;
             conn.execute(
@@ -208,13 +212,22 @@ impl PackageCache {
     }
 
     /// Compressed blocks of metadata documents, by (document, block key).
-    pub fn load_blocks(&self) -> Result<HashMap<(String, String), Vec<u8>>> {
+    pub fn load_blocks(&self) -> Result<HashMap<(String, String), CompressedBlock>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT kind, key, data FROM blocks")
+            .prepare("SELECT kind, key, crc, len, data FROM compressed_blocks")
             .map_err(self.error())?;
         let rows = stmt
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .query_map([], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?),
+                    CompressedBlock {
+                        crc: r.get::<_, i64>(2)? as u32,
+                        len: r.get::<_, i64>(3)? as u64,
+                        data: r.get(4)?,
+                    },
+                ))
+            })
             .map_err(self.error())?;
         rows.collect::<Result<_, _>>().map_err(self.error())
     }
@@ -222,7 +235,7 @@ impl PackageCache {
     /// Stores `new` blocks and drops every block not in `used`, in one transaction.
     pub fn store_blocks(
         &mut self,
-        new: &[(String, String, Vec<u8>)],
+        new: &[(String, String, CompressedBlock)],
         used: &[(String, String)],
     ) -> Result<()> {
         let path = self.path.clone();
@@ -244,8 +257,8 @@ impl PackageCache {
                 mark.execute([kind, key]).map_err(sqlite_error)?;
             }
             tx.execute(
-                "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM used_blocks u \
-                 WHERE u.kind = blocks.kind AND u.key = blocks.key)",
+                "DELETE FROM compressed_blocks WHERE NOT EXISTS (SELECT 1 FROM used_blocks u \
+                 WHERE u.kind = compressed_blocks.kind AND u.key = compressed_blocks.key)",
                 [],
             )
             .map_err(sqlite_error)?;
@@ -254,9 +267,9 @@ impl PackageCache {
                     "INSERT OR REPLACE INTO blocks (kind, key, data) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(sqlite_error)?;
-            for (kind, key, data) in new {
+            for (kind, key, block) in new {
                 insert
-                    .execute(params![kind, key, data])
+                    .execute(params![kind, key, block.crc, block.len as i64, block.data])
                     .map_err(sqlite_error)?;
             }
         }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::blocks::{BlockCodec, BlockFile, compress_block};
+use crate::blocks::{BlockCodec, BlockFile, CompressedBlock};
 use crate::cache::{CachedEntry, CachedIdentity, PackageCache};
 use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
@@ -380,13 +380,13 @@ fn ends_block(relative_path: &str) -> bool {
 /// A document writer's result: the file, the blocks it compressed and the blocks it used.
 type WriterOutput = (
     PendingFile,
-    Vec<(String, String, Vec<u8>)>,
+    Vec<(String, String, CompressedBlock)>,
     Vec<(String, String)>,
 );
 
 struct WrittenDocument {
     stats: FileStats,
-    new_blocks: Vec<(String, String, Vec<u8>)>,
+    new_blocks: Vec<(String, String, CompressedBlock)>,
     used_blocks: Vec<(String, String)>,
 }
 
@@ -398,13 +398,13 @@ fn write_block_document(
     feed: Receiver<Feed>,
     codec: BlockCodec,
     checksum: ChecksumType,
-    cached: &HashMap<(String, String), Vec<u8>>,
+    cached: &HashMap<(String, String), CompressedBlock>,
 ) -> Result<WrittenDocument> {
     let mut file = BlockFile::create(path, codec, checksum)?;
     let header = kind.header(count);
     file.append(
         header.as_bytes(),
-        &compress_block(codec, header.as_bytes(), false)?,
+        &CompressedBlock::new(codec, header.as_bytes(), false)?,
     )?;
     let mut new_blocks = Vec::new();
     let mut used_blocks = Vec::new();
@@ -418,9 +418,9 @@ fn write_block_document(
         match cached.get(&key) {
             Some(data) => file.append(text.as_bytes(), data)?,
             None => {
-                let data = compress_block(codec, text.as_bytes(), false)?;
-                file.append(text.as_bytes(), &data)?;
-                new_blocks.push((key.0.clone(), key.1.clone(), data));
+                let block = CompressedBlock::new(codec, text.as_bytes(), false)?;
+                file.append(text.as_bytes(), &block)?;
+                new_blocks.push((key.0.clone(), key.1.clone(), block));
             }
         }
         used_blocks.push(key);
@@ -429,7 +429,7 @@ fn write_block_document(
     let footer = kind.footer();
     file.append(
         footer.as_bytes(),
-        &compress_block(codec, footer.as_bytes(), true)?,
+        &CompressedBlock::new(codec, footer.as_bytes(), true)?,
     )?;
     Ok(WrittenDocument {
         stats: file.finish()?,
@@ -462,8 +462,12 @@ fn prepare_package(
         let cached = &entry.identity;
         let unchanged = options.skip_stat || {
             use std::os::unix::fs::MetadataExt;
-            fs::metadata(&task.full_path)
-                .is_ok_and(|m| m.len() == cached.size && m.mtime() == cached.mtime)
+            let stat = task.stat.or_else(|| {
+                fs::metadata(&task.full_path)
+                    .ok()
+                    .map(|m| (m.len(), m.mtime()))
+            });
+            stat == Some((cached.size, cached.mtime))
         };
         if unchanged {
             return Ok(PreparedPackage {

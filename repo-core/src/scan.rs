@@ -18,6 +18,8 @@ pub struct PackageTask {
     pub filename: String,
     /// Directory part (the secondary sort key).
     pub dir: String,
+    /// (size, mtime) seen by the directory walk, so an update need not stat again.
+    pub stat: Option<(u64, i64)>,
 }
 
 /// GLib `GPatternSpec` matching: `*` is any run of characters (also `/`), `?` is one.
@@ -97,7 +99,12 @@ pub fn walk(root: &Path, excludes: &[String], skip_symlinks: bool) -> Result<Vec
             if excluded(&relative, excludes) {
                 continue;
             }
+            let stat = {
+                use std::os::unix::fs::MetadataExt;
+                Some((meta.len(), meta.mtime()))
+            };
             tasks.push(PackageTask {
+                stat,
                 dir: dir.to_string_lossy().into_owned(),
                 full_path: path,
                 relative_path: relative,
@@ -120,6 +127,7 @@ pub fn from_list(root: &Path, paths: &[String], excludes: &[String]) -> Vec<Pack
                 _ => ("", path.as_str()),
             };
             PackageTask {
+                stat: None,
                 full_path: root.join(path),
                 relative_path: path.clone(),
                 filename: filename.to_owned(),
