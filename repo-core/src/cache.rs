@@ -264,7 +264,8 @@ impl PackageCache {
             .map_err(sqlite_error)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO blocks (kind, key, data) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO compressed_blocks (kind, key, crc, len, data) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(sqlite_error)?;
             for (kind, key, block) in new {

@@ -219,6 +219,10 @@ pub struct CreaterepoSummary {
     pub packages_written: usize,
     /// Packages taken from the cache without reading them (`--update`).
     pub packages_reused: usize,
+    /// Compressed metadata blocks taken from the cache (`--update`, gz and zstd).
+    pub blocks_reused: usize,
+    /// Metadata blocks compressed in this run.
+    pub blocks_compressed: usize,
     /// Packages that could not be read or were refused.
     pub skipped: Vec<SkippedPackage>,
     /// Every NEVRA found more than once, with the members kept.
@@ -1079,6 +1083,7 @@ pub fn run(
         new_blocks.extend(new);
         used_blocks.extend(used);
     }
+    let used_block_count = used_blocks.len();
     if let Some(cache) = cache.as_mut()
         && codec.is_some()
         && let Err(err) = cache.store_blocks(&new_blocks, &used_blocks)
@@ -1208,6 +1213,8 @@ pub fn run(
         packages_found: tasks.len(),
         packages_written: kept_count,
         packages_reused: reused,
+        blocks_reused: used_block_count - new_blocks.len(),
+        blocks_compressed: new_blocks.len(),
         skipped,
         duplicates,
         files: repomd
