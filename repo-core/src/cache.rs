@@ -36,6 +36,15 @@ pub struct CachedIdentity {
     pub location_href: String,
 }
 
+/// What a document writer tells the cache about one block, by (document, block key).
+#[derive(Debug)]
+pub enum BlockMessage {
+    /// A block compressed in this run.
+    New(String, String, CompressedBlock),
+    /// A cached block this run used again.
+    Used(String, String),
+}
+
 /// A cached package: its identity and where its fragments are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedEntry {
@@ -232,12 +241,9 @@ impl PackageCache {
         rows.collect::<Result<_, _>>().map_err(self.error())
     }
 
-    /// Stores `new` blocks and drops every block not in `used`, in one transaction.
-    pub fn store_blocks(
-        &mut self,
-        new: &[(String, String, CompressedBlock)],
-        used: &[(String, String)],
-    ) -> Result<()> {
+    /// Stores the blocks a run compressed and drops every block it did not use, in one
+    /// transaction, as the messages arrive (so compressed output is not held in memory).
+    pub fn store_blocks(&mut self, messages: impl IntoIterator<Item = BlockMessage>) -> Result<()> {
         let path = self.path.clone();
         let sqlite_error = |source| Error::Sqlite {
             path: path.clone(),
@@ -253,7 +259,22 @@ impl PackageCache {
             let mut mark = tx
                 .prepare_cached("INSERT OR IGNORE INTO used_blocks (kind, key) VALUES (?1, ?2)")
                 .map_err(sqlite_error)?;
-            for (kind, key) in used {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO compressed_blocks (kind, key, crc, len, data) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sqlite_error)?;
+            for message in messages {
+                let (kind, key) = match &message {
+                    BlockMessage::New(kind, key, block) => {
+                        insert
+                            .execute(params![kind, key, block.crc, block.len as i64, block.data])
+                            .map_err(sqlite_error)?;
+                        (kind, key)
+                    }
+                    BlockMessage::Used(kind, key) => (kind, key),
+                };
                 mark.execute([kind, key]).map_err(sqlite_error)?;
             }
             tx.execute(
@@ -262,17 +283,6 @@ impl PackageCache {
                 [],
             )
             .map_err(sqlite_error)?;
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO compressed_blocks (kind, key, crc, len, data) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(sqlite_error)?;
-            for (kind, key, block) in new {
-                insert
-                    .execute(params![kind, key, block.crc, block.len as i64, block.data])
-                    .map_err(sqlite_error)?;
-            }
         }
         tx.commit().map_err(sqlite_error)
     }

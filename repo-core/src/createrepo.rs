@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::blocks::{BlockCodec, BlockFile, CompressedBlock};
-use crate::cache::{CachedEntry, CachedIdentity, PackageCache};
+use crate::cache::{BlockMessage, CachedEntry, CachedIdentity, PackageCache};
 use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
 use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
@@ -381,20 +381,17 @@ fn ends_block(relative_path: &str) -> bool {
     hash.is_multiple_of(64)
 }
 
-/// A document writer's result: the file, the blocks it compressed and the blocks it used.
-type WriterOutput = (
-    PendingFile,
-    Vec<(String, String, CompressedBlock)>,
-    Vec<(String, String)>,
-);
-
-struct WrittenDocument {
-    stats: FileStats,
-    new_blocks: Vec<(String, String, CompressedBlock)>,
-    used_blocks: Vec<(String, String)>,
+/// The cached blocks a writer may reuse, and where it reports what it compressed and used.
+struct BlockReuse<'a> {
+    cached: &'a HashMap<(String, String), CompressedBlock>,
+    store: Option<SyncSender<BlockMessage>>,
 }
 
-/// Writes a gzip or zstd document block by block, reusing cached blocks with the same text.
+/// A document writer's result: the file and the number of blocks it compressed and reused.
+type WriterOutput = (PendingFile, usize, usize);
+
+/// Writes a gzip or zstd document block by block, reusing cached blocks with the same key and
+/// telling the cache (through `store`) which blocks it compressed and used.
 fn write_block_document(
     path: &Path,
     kind: MetadataKind,
@@ -402,32 +399,41 @@ fn write_block_document(
     feed: Receiver<Feed>,
     codec: BlockCodec,
     checksum: ChecksumType,
-    cached: &HashMap<(String, String), CompressedBlock>,
-) -> Result<WrittenDocument> {
+    blocks: BlockReuse<'_>,
+) -> Result<(FileStats, usize, usize)> {
+    let BlockReuse { cached, store } = blocks;
     let mut file = BlockFile::create(path, codec, checksum)?;
     let header = kind.header(count);
     file.append(
         header.as_bytes(),
         &CompressedBlock::new(codec, header.as_bytes(), false)?,
     )?;
-    let mut new_blocks = Vec::new();
-    let mut used_blocks = Vec::new();
-    let mut text = String::with_capacity(MAX_BLOCK_BYTES * 2);
+    let (mut compressed, mut reused) = (0, 0);
+    let mut text = String::new();
     let document = format!("{}.{}", kind.name(), codec.name());
     for Feed::Block { key, packages } in feed {
         for package in packages.iter() {
             text.push_str(fragment_of(package, kind));
         }
         let key = (document.clone(), key.to_string());
+        // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
-            Some(data) => file.append(text.as_bytes(), data)?,
+            Some(block) => {
+                file.append(text.as_bytes(), block)?;
+                reused += 1;
+                if let Some(store) = &store {
+                    let _ = store.send(BlockMessage::Used(key.0, key.1));
+                }
+            }
             None => {
                 let block = CompressedBlock::new(codec, text.as_bytes(), false)?;
                 file.append(text.as_bytes(), &block)?;
-                new_blocks.push((key.0.clone(), key.1.clone(), block));
+                compressed += 1;
+                if let Some(store) = &store {
+                    let _ = store.send(BlockMessage::New(key.0, key.1, block));
+                }
             }
         }
-        used_blocks.push(key);
         text.clear();
     }
     let footer = kind.footer();
@@ -435,11 +441,7 @@ fn write_block_document(
         footer.as_bytes(),
         &CompressedBlock::new(codec, footer.as_bytes(), true)?,
     )?;
-    Ok(WrittenDocument {
-        stats: file.finish()?,
-        new_blocks,
-        used_blocks,
-    })
+    Ok((file.finish()?, compressed, reused))
 }
 
 /// A package after pass 1: identity in memory, metadata in a fragment file.
@@ -903,7 +905,18 @@ pub fn run(
         }),
         _ => HashMap::new(),
     };
-    let (documents, database_result, feed_result) = std::thread::scope(|scope| {
+    let block_cache = cache.as_mut().filter(|_| codec.is_some());
+    let (documents, database_result, feed_result, store_result) = std::thread::scope(|scope| {
+        let (store_tx, store) = match block_cache {
+            Some(block_cache) => {
+                let (tx, rx) = sync_channel::<BlockMessage>(BLOCK_CHANNEL_DEPTH * kinds.len());
+                (
+                    Some(tx),
+                    Some(scope.spawn(move || block_cache.store_blocks(rx))),
+                )
+            }
+            None => (None, None),
+        };
         let mut senders: Vec<SyncSender<Feed>> = Vec::new();
         let mut writers = Vec::new();
         for &kind in &kinds {
@@ -911,8 +924,9 @@ pub fn run(
             senders.push(tx);
             let path = temp_dir.join(format!("{}.xml{suffix}", kind.name()));
             let cached_blocks = &cached_blocks;
-            writers.push(scope.spawn(move || {
-                let written = match codec {
+            let store_tx = store_tx.clone();
+            writers.push(scope.spawn(move || -> Result<WriterOutput> {
+                let (stats, compressed, reused) = match codec {
                     Some(codec) => write_block_document(
                         &path,
                         kind,
@@ -920,10 +934,13 @@ pub fn run(
                         rx,
                         codec,
                         repomd_checksum,
-                        cached_blocks,
+                        BlockReuse {
+                            cached: cached_blocks,
+                            store: store_tx,
+                        },
                     )?,
-                    None => WrittenDocument {
-                        stats: write_document(
+                    None => {
+                        let stats = write_document(
                             &path,
                             kind,
                             kept_count,
@@ -931,22 +948,22 @@ pub fn run(
                             options.xml_compression,
                             repomd_checksum,
                             compression_threads,
-                        )?,
-                        new_blocks: Vec::new(),
-                        used_blocks: Vec::new(),
-                    },
+                        )?;
+                        (stats, 0, 0)
+                    }
                 };
                 Ok((
                     PendingFile {
                         kind: kind.name().to_owned(),
                         path,
-                        stats: written.stats,
+                        stats,
                     },
-                    written.new_blocks,
-                    written.used_blocks,
+                    compressed,
+                    reused,
                 ))
             }));
         }
+        drop(store_tx);
         let (db_tx, database) = if options.database {
             let (tx, rx) = sync_channel::<Batch>(CHANNEL_DEPTH);
             let temp_dir = &temp_dir;
@@ -1040,8 +1057,12 @@ pub fn run(
             .map(|h| h.join().expect("metadata writer thread panicked"))
             .collect();
         let database = database.map(|h| h.join().expect("sqlite writer thread panicked"));
-        (documents, database, feed)
+        let stored = store.map(|h| h.join().expect("block cache thread panicked"));
+        (documents, database, feed, stored)
     });
+    if let Some(Err(err)) = store_result {
+        tracing::warn!("could not cache metadata blocks: {err}");
+    }
     let moved = feed_result?;
     if let Some(cache) = cache.as_mut() {
         // Fresh packages point at this run's fragment files; after a compaction every entry
@@ -1074,21 +1095,13 @@ pub fn run(
             let _ = fs::remove_file(file.as_path());
         }
     }
-    let mut new_blocks = Vec::new();
-    let mut used_blocks = Vec::new();
+    let (mut blocks_compressed, mut blocks_reused) = (0, 0);
     let mut pending = Vec::new();
     for document in documents {
-        let (file, new, used) = document?;
+        let (file, compressed, reused) = document?;
         pending.push(file);
-        new_blocks.extend(new);
-        used_blocks.extend(used);
-    }
-    let used_block_count = used_blocks.len();
-    if let Some(cache) = cache.as_mut()
-        && codec.is_some()
-        && let Err(err) = cache.store_blocks(&new_blocks, &used_blocks)
-    {
-        tracing::warn!("could not cache metadata blocks: {err}");
+        blocks_compressed += compressed;
+        blocks_reused += reused;
     }
 
     if let Some(databases) = database_result {
@@ -1213,8 +1226,8 @@ pub fn run(
         packages_found: tasks.len(),
         packages_written: kept_count,
         packages_reused: reused,
-        blocks_reused: used_block_count - new_blocks.len(),
-        blocks_compressed: new_blocks.len(),
+        blocks_reused,
+        blocks_compressed,
         skipped,
         duplicates,
         files: repomd

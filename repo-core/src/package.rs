@@ -39,10 +39,10 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// Reads the rest of the file through `reader` (which hashes it) in large chunks: the payload
-/// is most of the bytes, and small reads make the kernel's copy the bottleneck.
+/// is most of the bytes, and small reads add a system call per few kilobytes.
 fn hash_rest<R: Read>(reader: &mut HashingReader<R>) -> io::Result<()> {
     thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 20]);
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 512 * 1024]);
     }
     BUFFER.with_borrow_mut(|buffer| {
         loop {
