@@ -336,21 +336,20 @@ fn write_document(
     file.write_all(kind.header(count).as_bytes())?;
     for Feed::Block { packages, .. } in feed {
         for package in packages.iter() {
-            file.write_all(fragment_of(package, kind).as_bytes())?;
+            file.write_all(fragment_of(package, kind))?;
         }
     }
     file.write_all(kind.footer().as_bytes())?;
     file.finish()
 }
 
-fn fragment_of(package: &Fragments, kind: MetadataKind) -> &str {
+fn fragment_of(package: &Fragments, kind: MetadataKind) -> &[u8] {
     match kind {
-        MetadataKind::Primary => &package.primary,
-        MetadataKind::Filelists => &package.filelists,
-        MetadataKind::Other => &package.other,
+        MetadataKind::Primary => package.primary(),
+        MetadataKind::Filelists => package.filelists(),
+        MetadataKind::Other => package.other(),
         MetadataKind::FilelistsExt => package
-            .filelists_ext
-            .as_deref()
+            .filelists_ext()
             .expect("filelists-ext fragments are rendered when the run writes them"),
     }
 }
@@ -409,25 +408,25 @@ fn write_block_document(
         &CompressedBlock::new(codec, header.as_bytes(), false)?,
     )?;
     let (mut compressed, mut reused) = (0, 0);
-    let mut text = String::new();
+    let mut text: Vec<u8> = Vec::new();
     let document = format!("{}.{}", kind.name(), codec.name());
     for Feed::Block { key, packages } in feed {
         for package in packages.iter() {
-            text.push_str(fragment_of(package, kind));
+            text.extend_from_slice(fragment_of(package, kind));
         }
         let key = (document.clone(), key.to_string());
         // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
             Some(block) => {
-                file.append(text.as_bytes(), block)?;
+                file.append(&text, block)?;
                 reused += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::Used(key.0, key.1));
                 }
             }
             None => {
-                let block = CompressedBlock::new(codec, text.as_bytes(), false)?;
-                file.append(text.as_bytes(), &block)?;
+                let block = CompressedBlock::new(codec, &text, false)?;
+                file.append(&text, &block)?;
                 compressed += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::New(key.0, key.1, block));
@@ -495,21 +494,23 @@ fn prepare_package(
         kind.render(&record, &mut out);
         out
     };
-    let fragments = Fragments {
-        primary: render(MetadataKind::Primary),
-        filelists: render(MetadataKind::Filelists),
-        other: render(MetadataKind::Other),
-        filelists_ext: options
-            .filelists_ext
-            .then(|| render(MetadataKind::FilelistsExt)),
-        // The full record is only needed again for the sqlite databases.
-        record_json: if options.database {
-            serde_json::to_string(&record)
-                .map_err(|e| Error::BadOption(format!("cannot serialise a record: {e}")))?
-        } else {
-            String::new()
-        },
+    // The full record is only needed again for the sqlite databases.
+    let record_json = if options.database {
+        serde_json::to_string(&record)
+            .map_err(|e| Error::BadOption(format!("cannot serialise a record: {e}")))?
+    } else {
+        String::new()
     };
+    let filelists_ext = options
+        .filelists_ext
+        .then(|| render(MetadataKind::FilelistsExt));
+    let fragments = Fragments::new(
+        &render(MetadataKind::Primary),
+        &render(MetadataKind::Filelists),
+        &render(MetadataKind::Other),
+        filelists_ext.as_deref(),
+        &record_json,
+    )?;
     Ok(PreparedPackage {
         relative_path: task.relative_path.clone(),
         identity: CachedIdentity {
@@ -1026,8 +1027,9 @@ pub fn run(
                     )
                     .as_bytes(),
                 );
-                block_bytes +=
-                    fragments.primary.len() + fragments.filelists.len() + fragments.other.len();
+                block_bytes += fragments.primary().len()
+                    + fragments.filelists().len()
+                    + fragments.other().len();
                 block.push(fragments);
                 if Some(index) == last_kept
                     || block_bytes >= MAX_BLOCK_BYTES

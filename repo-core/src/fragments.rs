@@ -14,36 +14,80 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::record::PackageRecord;
 
-/// A package's rendered metadata.
+/// A package's rendered metadata: primary, filelists, other, filelists-ext (optional) and the
+/// record as JSON (empty unless sqlite databases are written), in one buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fragments {
-    /// primary.xml chunk.
-    pub primary: String,
-    /// filelists.xml chunk.
-    pub filelists: String,
-    /// other.xml chunk.
-    pub other: String,
-    /// filelists-ext.xml chunk, when the run writes it.
-    pub filelists_ext: Option<String>,
-    /// The record as JSON, for the sqlite databases (empty when they are not written).
-    pub record_json: String,
+    bytes: Vec<u8>,
+    lengths: [u32; 5],
 }
 
 impl Fragments {
-    /// The full record, parsed back from JSON.
-    pub fn record(&self) -> Result<PackageRecord> {
-        serde_json::from_str(&self.record_json)
-            .map_err(|e| Error::BadOption(format!("damaged cached package record: {e}")))
+    /// Puts the parts together.
+    pub fn new(
+        primary: &str,
+        filelists: &str,
+        other: &str,
+        filelists_ext: Option<&str>,
+        record_json: &str,
+    ) -> Result<Fragments> {
+        let parts = [
+            Some(primary),
+            Some(filelists),
+            Some(other),
+            filelists_ext,
+            Some(record_json),
+        ];
+        let mut bytes = Vec::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut lengths = [ABSENT; 5];
+        for (length, part) in lengths.iter_mut().zip(parts) {
+            if let Some(text) = part {
+                *length = u32::try_from(text.len())
+                    .ok()
+                    .filter(|&l| l != ABSENT)
+                    .ok_or_else(|| Error::BadOption("package metadata over 4 GiB".into()))?;
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        }
+        Ok(Fragments { bytes, lengths })
     }
 
-    fn parts(&self) -> [Option<&str>; 5] {
-        [
-            Some(&self.primary),
-            Some(&self.filelists),
-            Some(&self.other),
-            self.filelists_ext.as_deref(),
-            Some(&self.record_json),
-        ]
+    fn part(&self, index: usize) -> Option<&[u8]> {
+        if self.lengths[index] == ABSENT {
+            return None;
+        }
+        let start: usize = self.lengths[..index]
+            .iter()
+            .filter(|&&l| l != ABSENT)
+            .map(|&l| l as usize)
+            .sum();
+        Some(&self.bytes[start..start + self.lengths[index] as usize])
+    }
+
+    /// primary.xml chunk.
+    pub fn primary(&self) -> &[u8] {
+        self.part(0).unwrap_or_default()
+    }
+
+    /// filelists.xml chunk.
+    pub fn filelists(&self) -> &[u8] {
+        self.part(1).unwrap_or_default()
+    }
+
+    /// other.xml chunk.
+    pub fn other(&self) -> &[u8] {
+        self.part(2).unwrap_or_default()
+    }
+
+    /// filelists-ext.xml chunk, when the run writes it.
+    pub fn filelists_ext(&self) -> Option<&[u8]> {
+        self.part(3)
+    }
+
+    /// The full record, parsed back from JSON.
+    pub fn record(&self) -> Result<PackageRecord> {
+        serde_json::from_slice(self.part(4).unwrap_or_default())
+            .map_err(|e| Error::BadOption(format!("damaged cached package record: {e}")))
     }
 }
 
@@ -141,23 +185,14 @@ impl FragmentWriter {
         }
         let (writer, position, path) = guard.as_mut().expect("fragment file is open");
         let offset = *position;
-        let mut lengths = [ABSENT; 5];
-        for (length, part) in lengths.iter_mut().zip(fragments.parts()) {
-            if let Some(text) = part {
-                *length = u32::try_from(text.len())
-                    .ok()
-                    .filter(|&l| l != ABSENT)
-                    .ok_or_else(|| Error::BadOption("package metadata over 4 GiB".into()))?;
-                writer
-                    .write_all(text.as_bytes())
-                    .map_err(|e| Error::io(path.as_path(), e))?;
-                *position += text.len() as u64;
-            }
-        }
+        writer
+            .write_all(&fragments.bytes)
+            .map_err(|e| Error::io(path.as_path(), e))?;
+        *position += fragments.bytes.len() as u64;
         Ok(FragmentLocation {
             file: Arc::clone(path),
             offset,
-            lengths,
+            lengths: fragments.lengths,
         })
     }
 
@@ -179,11 +214,11 @@ impl FragmentWriter {
 #[derive(Default)]
 pub struct FragmentReader {
     open: HashMap<Arc<PathBuf>, File>,
-    buffer: Vec<u8>,
 }
 
 impl FragmentReader {
-    /// The fragments at `location`.
+    /// The fragments at `location`. The text is not re-validated: fragment files are written
+    /// only by this crate, as UTF-8.
     pub fn read(&mut self, location: &FragmentLocation) -> Result<Fragments> {
         use std::os::unix::fs::FileExt;
         let path = location.file.as_path();
@@ -192,31 +227,12 @@ impl FragmentReader {
             self.open.insert(Arc::clone(&location.file), file);
         }
         let file = &self.open[&location.file];
-        self.buffer.resize(location.total_len() as usize, 0);
-        file.read_exact_at(&mut self.buffer, location.offset)
+        let mut bytes = vec![0u8; location.total_len() as usize];
+        file.read_exact_at(&mut bytes, location.offset)
             .map_err(|e| Error::io(path, e))?;
-        let mut parts = Vec::with_capacity(5);
-        let mut start = 0usize;
-        for &length in &location.lengths {
-            if length == ABSENT {
-                parts.push(None);
-                continue;
-            }
-            let end = start + length as usize;
-            let text = std::str::from_utf8(&self.buffer[start..end]).map_err(|_| {
-                Error::BadOption(format!("{}: damaged fragment file", path.display()))
-            })?;
-            parts.push(Some(text.to_owned()));
-            start = end;
-        }
-        let mut parts = parts.into_iter();
-        let mut next = || parts.next().flatten();
         Ok(Fragments {
-            primary: next().unwrap_or_default(),
-            filelists: next().unwrap_or_default(),
-            other: next().unwrap_or_default(),
-            filelists_ext: next(),
-            record_json: next().unwrap_or_default(),
+            bytes,
+            lengths: location.lengths,
         })
     }
 }
@@ -229,17 +245,11 @@ mod tests {
     fn fragments_round_trip_through_files() {
         let dir = tempfile::tempdir().unwrap();
         let writer = FragmentWriter::new(dir.path(), "run", 2);
-        let a = Fragments {
-            primary: "<p/>".into(),
-            filelists: "ü".into(),
-            other: String::new(),
-            filelists_ext: None,
-            record_json: "{}".into(),
-        };
-        let b = Fragments {
-            filelists_ext: Some("ext".into()),
-            ..a.clone()
-        };
+        let a = Fragments::new("<p/>", "ü", "", None, "{}").unwrap();
+        let b = Fragments::new("<p/>", "ü", "", Some("ext"), "{}").unwrap();
+        assert_eq!(b.filelists_ext(), Some(&b"ext"[..]));
+        assert_eq!(a.filelists_ext(), None);
+        assert_eq!(b.filelists(), "ü".as_bytes());
         let (la, lb) = (writer.write(&a).unwrap(), writer.write(&b).unwrap());
         assert_eq!(writer.finish().unwrap().len(), 1);
         let mut reader = FragmentReader::default();
