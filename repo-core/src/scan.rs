@@ -78,7 +78,15 @@ pub fn walk(root: &Path, excludes: &[String], skip_symlinks: bool) -> Result<Vec
                 continue;
             }
             let path = entry.path();
-            let Ok(meta) = std::fs::metadata(&path) else {
+            // The directory entry's own type and fstatat avoid resolving the whole path again;
+            // only symlinks need following.
+            let is_symlink = entry.file_type().is_ok_and(|t| t.is_symlink());
+            let meta = if is_symlink {
+                std::fs::metadata(&path)
+            } else {
+                entry.metadata()
+            };
+            let Ok(meta) = meta else {
                 continue; // dangling symlink or vanished file
             };
             if meta.is_dir() {
@@ -88,7 +96,7 @@ pub fn walk(root: &Path, excludes: &[String], skip_symlinks: bool) -> Result<Vec
             if !meta.is_file() || !filename.ends_with(".rpm") {
                 continue;
             }
-            if skip_symlinks && entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            if skip_symlinks && is_symlink {
                 continue;
             }
             let relative = path
