@@ -160,6 +160,32 @@ impl BlockFile {
         self.write_raw(&block.data)
     }
 
+    /// Appends a reused block whose text is `parts` concatenated (hashed part by part, never
+    /// copied together).
+    pub fn append_parts<'a>(
+        &mut self,
+        parts: impl IntoIterator<Item = &'a [u8]>,
+        block: &CompressedBlock,
+    ) -> Result<()> {
+        let mut len = 0u64;
+        for part in parts {
+            self.open_hasher.update(part);
+            len += part.len() as u64;
+        }
+        if len != block.len {
+            return Err(Error::BadOption(format!(
+                "{}: a cached block does not match its text ({len} bytes, expected {})",
+                self.path.display(),
+                block.len
+            )));
+        }
+        self.open_size += len;
+        self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            block.crc, block.len,
+        ));
+        self.write_raw(&block.data)
+    }
+
     /// Writes the trailer, syncs and returns the statistics repomd.xml needs. The last block
     /// appended must have been compressed with `last = true`.
     pub fn finish(mut self) -> Result<FileStats> {

@@ -411,20 +411,20 @@ fn write_block_document(
     let mut text: Vec<u8> = Vec::new();
     let document = format!("{}.{}", kind.name(), codec.name());
     for Feed::Block { key, packages } in feed {
-        for package in packages.iter() {
-            text.extend_from_slice(fragment_of(package, kind));
-        }
         let key = (document.clone(), key.to_string());
         // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
             Some(block) => {
-                file.append(&text, block)?;
+                file.append_parts(packages.iter().map(|p| fragment_of(p, kind)), block)?;
                 reused += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::Used(key.0, key.1));
                 }
             }
             None => {
+                for package in packages.iter() {
+                    text.extend_from_slice(fragment_of(package, kind));
+                }
                 let block = CompressedBlock::new(codec, &text, false)?;
                 file.append(&text, &block)?;
                 compressed += 1;
