@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 /// Header tags the generator writes (`RPMTAG_*`, and `RPMSIGTAG_*` in [`sig`]).
+///
+/// Deliberately not taken from `repo_core::header::tag`: the generator writes the packages
+/// that repo-core's reader is measured and checked on, so a wrong tag number there must not
+/// be copied into the corpus.
 #[allow(missing_docs)]
 pub mod tag {
     pub const HEADERSIGNATURES: u32 = 62;
