@@ -109,17 +109,6 @@ pub struct MetadataFile {
 impl MetadataFile {
     /// Creates `path` (which must not exist) for writing with `compression`.
     pub fn create(path: &Path, compression: Compression, checksum: ChecksumType) -> Result<Self> {
-        Self::create_with_threads(path, compression, checksum, 1)
-    }
-
-    /// Like [`MetadataFile::create`], letting zstd use up to `threads` threads (its output is
-    /// the same standard stream, framed into jobs).
-    pub fn create_with_threads(
-        path: &Path,
-        compression: Compression,
-        checksum: ChecksumType,
-        threads: u32,
-    ) -> Result<Self> {
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -147,16 +136,9 @@ impl MetadataFile {
                     .map_err(|e| Error::io(path, io::Error::other(e)))?;
                 Encoder::Xz(xz2::write::XzEncoder::new_stream(sink, stream))
             }
-            Compression::Zstd => {
-                let mut encoder =
-                    zstd::stream::write::Encoder::new(sink, 10).map_err(|e| Error::io(path, e))?;
-                if threads > 1 {
-                    encoder
-                        .multithread(threads)
-                        .map_err(|e| Error::io(path, e))?;
-                }
-                Encoder::Zstd(encoder)
-            }
+            Compression::Zstd => Encoder::Zstd(
+                zstd::stream::write::Encoder::new(sink, 10).map_err(|e| Error::io(path, e))?,
+            ),
         };
         Ok(MetadataFile {
             path: path.to_owned(),

@@ -322,7 +322,8 @@ const CHANNEL_DEPTH: usize = 256;
 /// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
 const BLOCK_CHANNEL_DEPTH: usize = 2;
 
-/// Writes one metadata document from the fragments arriving in package order.
+/// Writes one metadata document as a single stream (xz, bz2 or uncompressed: codecs without
+/// block assembly) from the fragments arriving in package order.
 fn write_document(
     path: &Path,
     kind: MetadataKind,
@@ -330,9 +331,8 @@ fn write_document(
     feed: Receiver<Feed>,
     compression: Compression,
     checksum: ChecksumType,
-    threads: u32,
 ) -> Result<FileStats> {
-    let mut file = MetadataFile::create_with_threads(path, compression, checksum, threads)?;
+    let mut file = MetadataFile::create(path, compression, checksum)?;
     file.write_all(kind.header(count).as_bytes())?;
     for Feed::Block { packages, .. } in feed {
         for package in packages.iter() {
@@ -894,8 +894,6 @@ pub fn run(
         kinds.push(MetadataKind::FilelistsExt);
     }
     let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
-    // The documents are compressed side by side; zstd may split the worker budget among them.
-    let compression_threads = (options.workers / kinds.len()).max(1) as u32;
     let present: Vec<&str> = prepared.iter().map(|p| p.relative_path.as_str()).collect();
     type Batch = Arc<Fragments>;
     let codec = BlockCodec::for_compression(options.xml_compression);
@@ -948,7 +946,6 @@ pub fn run(
                             rx,
                             options.xml_compression,
                             repomd_checksum,
-                            compression_threads,
                         )?;
                         (stats, 0, 0)
                     }

@@ -11,17 +11,6 @@ use crate::error::{Error, Result};
 use crate::header::read_headers;
 use crate::record::{ChangelogLimit, FileFacts, PackageRecord};
 
-/// Why a package could not be read, with the path it concerns.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
-pub struct PackageError {
-    /// The package file.
-    pub path: String,
-    /// What went wrong.
-    #[source]
-    pub source: Error,
-}
-
 /// A reader that hashes and counts every byte it hands out.
 struct HashingReader<R> {
     inner: R,
