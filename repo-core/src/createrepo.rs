@@ -489,11 +489,6 @@ fn prepare_package(
         location_base: options.baseurl.as_deref(),
     };
     let record = read_package(&source, options.checksum, options.changelog_limit)?;
-    let render = |kind: MetadataKind| {
-        let mut out = String::new();
-        kind.render(&record, &mut out);
-        out
-    };
     // The full record is only needed again for the sqlite databases.
     let record_json = if options.database {
         serde_json::to_string(&record)
@@ -501,16 +496,7 @@ fn prepare_package(
     } else {
         String::new()
     };
-    let filelists_ext = options
-        .filelists_ext
-        .then(|| render(MetadataKind::FilelistsExt));
-    let fragments = Fragments::new(
-        &render(MetadataKind::Primary),
-        &render(MetadataKind::Filelists),
-        &render(MetadataKind::Other),
-        filelists_ext.as_deref(),
-        &record_json,
-    )?;
+    let fragments = Fragments::render(&record, options.filelists_ext, &record_json)?;
     Ok(PreparedPackage {
         relative_path: task.relative_path.clone(),
         identity: CachedIdentity {

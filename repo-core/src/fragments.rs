@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::record::PackageRecord;
+use crate::xml::MetadataKind;
 
 /// A package's rendered metadata: primary, filelists, other, filelists-ext (optional) and the
 /// record as JSON (empty unless sqlite databases are written), in one buffer.
@@ -22,9 +23,43 @@ pub struct Fragments {
     lengths: [u32; 5],
 }
 
+fn length_of(bytes: usize) -> Result<u32> {
+    u32::try_from(bytes)
+        .ok()
+        .filter(|&l| l != ABSENT)
+        .ok_or_else(|| Error::BadOption("package metadata over 4 GiB".into()))
+}
+
 impl Fragments {
-    /// Puts the parts together.
-    pub fn new(
+    /// Renders a package's documents straight into one buffer; `record_json` is appended as
+    /// the last part (empty when no sqlite databases are written).
+    pub fn render(record: &PackageRecord, filelists_ext: bool, record_json: &str) -> Result<Self> {
+        let kinds = [
+            Some(MetadataKind::Primary),
+            Some(MetadataKind::Filelists),
+            Some(MetadataKind::Other),
+            filelists_ext.then_some(MetadataKind::FilelistsExt),
+        ];
+        let mut text = String::with_capacity(8 * 1024 + record_json.len());
+        let mut lengths = [ABSENT; 5];
+        for (length, kind) in lengths.iter_mut().zip(kinds) {
+            if let Some(kind) = kind {
+                let start = text.len();
+                kind.render(record, &mut text);
+                *length = length_of(text.len() - start)?;
+            }
+        }
+        text.push_str(record_json);
+        lengths[4] = length_of(record_json.len())?;
+        Ok(Fragments {
+            bytes: text.into_bytes(),
+            lengths,
+        })
+    }
+
+    /// Puts literal parts together.
+    #[cfg(test)]
+    fn new(
         primary: &str,
         filelists: &str,
         other: &str,
@@ -38,14 +73,11 @@ impl Fragments {
             filelists_ext,
             Some(record_json),
         ];
-        let mut bytes = Vec::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut bytes = Vec::new();
         let mut lengths = [ABSENT; 5];
         for (length, part) in lengths.iter_mut().zip(parts) {
             if let Some(text) = part {
-                *length = u32::try_from(text.len())
-                    .ok()
-                    .filter(|&l| l != ABSENT)
-                    .ok_or_else(|| Error::BadOption("package metadata over 4 GiB".into()))?;
+                *length = length_of(text.len())?;
                 bytes.extend_from_slice(text.as_bytes());
             }
         }
