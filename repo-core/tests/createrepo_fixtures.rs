@@ -336,3 +336,124 @@ fn databases_include_filelists_ext_when_asked() {
         .unwrap();
     assert!(rows > 10, "filelist rows: {rows}");
 }
+
+#[test]
+fn groupfile_is_compressed_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let comps = dir.path().join("comps.xml");
+    let text = "<?xml version=\"1.0\"?>\n<comps>\n  <group><id>core</id></group>\n</comps>\n";
+    fs::write(&comps, text).unwrap();
+    let mut opts = options(&repo);
+    opts.groupfile = Some(comps);
+    let summary = run_ok(&opts);
+    let group = summary
+        .files
+        .iter()
+        .find(|f| f.kind == "group")
+        .expect("group record");
+    assert!(
+        group.location.ends_with("-comps.xml.gz"),
+        "{}",
+        group.location
+    );
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(&fs::read(repo.join(&group.location)).unwrap()[..])
+        .read_to_string(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, text);
+    assert_eq!(group.open_size, Some(text.len() as u64));
+}
+
+#[test]
+fn location_prefix_baseurl_and_simple_names_shape_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let mut opts = options(&repo);
+    opts.location_prefix = Some("mirror/".into());
+    opts.baseurl = Some("/srv/pkgs".into());
+    opts.unique_md_filenames = false;
+    let summary = run_ok(&opts);
+    let names: Vec<&str> = summary.files.iter().map(|f| f.location.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "repodata/primary.xml.gz",
+            "repodata/filelists.xml.gz",
+            "repodata/other.xml.gz"
+        ]
+    );
+    let primary = decompressed(&repo, &summary, "primary");
+    assert!(
+        primary.contains(
+            "<location xml:base=\"file:///srv/pkgs\" href=\"mirror/rpmdepot-hello-1.0-1.noarch.rpm\"/>"
+        ),
+        "{primary}"
+    );
+}
+
+#[test]
+fn symlinked_packages_are_skipped_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let target = dir.path().join("rpmdepot-hello-1.0-1.noarch.rpm");
+    fs::copy(
+        fixtures().join("rpms/rpmdepot-hello-1.0-1.noarch.rpm"),
+        &target,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&target, repo.join("linked.rpm")).unwrap();
+    let mut opts = options(&repo);
+    assert_eq!(run_ok(&opts).packages_found, 1);
+    opts.skip_symlinks = true;
+    assert_eq!(run_ok(&opts).packages_found, 0);
+}
+
+#[test]
+fn retention_by_age_keeps_recent_old_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&fixtures().join("rpms"), &repo);
+    let mut opts = options(&repo);
+    opts.set_timestamp_to_revision = false; // old files must look recent
+    let first = run_ok(&opts);
+    opts.xml_compression = Compression::Xz;
+    opts.retention = repo_core::Retention::ByAge(Duration::from_secs(3600));
+    run_ok(&opts);
+    for file in &first.files {
+        assert!(
+            repo.join(&file.location).exists(),
+            "{} was dropped",
+            file.location
+        );
+    }
+    opts.retention = repo_core::Retention::ByAge(Duration::ZERO);
+    opts.xml_compression = Compression::Zstd;
+    run_ok(&opts);
+    for file in &first.files {
+        assert!(
+            !repo.join(&file.location).exists(),
+            "{} was kept",
+            file.location
+        );
+    }
+}
+
+#[test]
+fn update_md_path_reuses_another_repository_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    copy_tree(&fixtures().join("rpms"), &a);
+    copy_tree(&fixtures().join("rpms"), &b);
+    run_ok(&options(&a));
+    let mut opts = options(&b);
+    opts.update = true;
+    opts.update_md_paths = vec![a.clone()];
+    let summary = run_ok(&opts);
+    assert_eq!(summary.packages_reused, summary.packages_found);
+    let updated = fs::read(b.join("repodata/repomd.xml")).unwrap();
+    assert_eq!(updated, fs::read(a.join("repodata/repomd.xml")).unwrap());
+}
