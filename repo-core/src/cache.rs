@@ -45,6 +45,14 @@ pub enum BlockMessage {
     Used(String, String),
 }
 
+fn lengths_total(lengths: &[u32; 5]) -> u64 {
+    lengths
+        .iter()
+        .filter(|&&l| l != u32::MAX)
+        .map(|&l| u64::from(l))
+        .sum()
+}
+
 /// A cached package: its identity and where its fragments are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedEntry {
@@ -141,10 +149,11 @@ impl PackageCache {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// Every entry, by relative path. Rows whose address cannot be read are left out.
+    /// Every entry, by relative path. Rows whose address cannot be read (bad row, or a fragment
+    /// file missing or shorter than the row says) are left out.
     pub fn load(&self) -> Result<HashMap<String, CachedEntry>> {
         let dir = self.dir().to_owned();
-        let mut files: HashMap<String, Arc<PathBuf>> = HashMap::new();
+        let mut files: HashMap<String, (Arc<PathBuf>, u64)> = HashMap::new();
         let mut stmt = self
             .conn
             .prepare(
@@ -177,11 +186,16 @@ impl PackageCache {
             if file.contains('/') || offset < 0 {
                 continue;
             }
-            let file = Arc::clone(
-                files
-                    .entry(file.clone())
-                    .or_insert_with(|| Arc::new(dir.join(&file))),
-            );
+            let (file, file_len) = files.entry(file.clone()).or_insert_with(|| {
+                let path = dir.join(&file);
+                let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+                (Arc::new(path), len)
+            });
+            // A fragment file that was deleted or cut short only costs re-reading the package.
+            if offset as u64 + lengths_total(&lengths) > *file_len {
+                continue;
+            }
+            let file = Arc::clone(file);
             entries.insert(
                 path,
                 CachedEntry {
@@ -370,7 +384,8 @@ mod tests {
             offset: 9,
             lengths: [1, 2, 3, u32::MAX, 0],
         };
-        std::fs::write(cache.dir().join("fragments-x-0.dat"), b"x").unwrap();
+        // Long enough for the rows below (offset 9 + 6 bytes).
+        std::fs::write(cache.dir().join("fragments-x-0.dat"), [b'x'; 15]).unwrap();
         std::fs::write(cache.dir().join("fragments-old-0.dat"), b"x").unwrap();
         cache
             .update(

@@ -1,8 +1,9 @@
 //! repo-core: reads RPM packages and writes yum/dnf repodata exactly as createrepo_c does.
 //!
 //! It owns the RPM header reader, the package record with createrepo_c's rules, the XML,
-//! sqlite and repomd.xml writers, compression, duplicate-NEVRA resolution and the `createrepo`
-//! run itself. It must not print, parse command lines or know about storage backends,
+//! sqlite and repomd.xml writers, compression (including block-assembled gzip/zstd files),
+//! duplicate-NEVRA resolution, the package cache behind `--update` and the `createrepo` run
+//! itself. It must not print, parse command lines or know about storage backends,
 //! signing or publishing: those live in the CLI, `signer` and `publisher`.
 
 pub mod blocks;

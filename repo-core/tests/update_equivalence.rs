@@ -175,6 +175,28 @@ fn a_deleted_or_foreign_cache_changes_nothing_but_time() {
     fs::write(dir.path().join(".rpmdepot/cache.sqlite"), b"garbage").unwrap();
     run_quiet(&o);
     assert_eq!(repodata(dir.path()), expected);
+    // Fragment files deleted or cut short behind the cache's back: those packages are read again.
+    let fragment_files: Vec<PathBuf> = fs::read_dir(dir.path().join(".rpmdepot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "dat"))
+        .collect();
+    assert!(!fragment_files.is_empty());
+    fs::File::options()
+        .write(true)
+        .open(&fragment_files[0])
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    for extra in &fragment_files[1..] {
+        fs::remove_file(extra).unwrap();
+    }
+    let summary = run_quiet(&o);
+    assert!(
+        summary.packages_reused < pool.len(),
+        "damaged entries are not reused"
+    );
+    assert_eq!(repodata(dir.path()), expected);
 }
 
 #[test]
