@@ -7,7 +7,7 @@
 //! file's size and mtime match, so a missing, stale or foreign cache changes nothing but time.
 //! Must not: decide package order or write repodata.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -265,38 +265,43 @@ impl PackageCache {
         };
         let tx = self.conn.transaction().map_err(sqlite_error)?;
         {
-            tx.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS used_blocks (kind TEXT, key TEXT, \
-                 PRIMARY KEY (kind, key)); DELETE FROM used_blocks;",
-            )
-            .map_err(sqlite_error)?;
-            let mut mark = tx
-                .prepare_cached("INSERT OR IGNORE INTO used_blocks (kind, key) VALUES (?1, ?2)")
-                .map_err(sqlite_error)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO compressed_blocks (kind, key, crc, len, data) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(sqlite_error)?;
+            // Usually all but a few blocks are used again, so the used set is kept here and
+            // only the rest is deleted, rather than marking every used row in the database.
+            let mut used: HashSet<(String, String)> = HashSet::new();
             for message in messages {
-                let (kind, key) = match &message {
+                match message {
                     BlockMessage::New(kind, key, block) => {
                         insert
                             .execute(params![kind, key, block.crc, block.len as i64, block.data])
                             .map_err(sqlite_error)?;
-                        (kind, key)
+                        used.insert((kind, key));
                     }
-                    BlockMessage::Used(kind, key) => (kind, key),
-                };
-                mark.execute([kind, key]).map_err(sqlite_error)?;
+                    BlockMessage::Used(kind, key) => {
+                        used.insert((kind, key));
+                    }
+                }
             }
-            tx.execute(
-                "DELETE FROM compressed_blocks WHERE NOT EXISTS (SELECT 1 FROM used_blocks u \
-                 WHERE u.kind = compressed_blocks.kind AND u.key = compressed_blocks.key)",
-                [],
-            )
-            .map_err(sqlite_error)?;
+            let stored: Vec<(String, String)> = tx
+                .prepare("SELECT kind, key FROM compressed_blocks")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(sqlite_error)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM compressed_blocks WHERE kind = ?1 AND key = ?2")
+                .map_err(sqlite_error)?;
+            for (kind, key) in stored {
+                if !used.contains(&(kind.clone(), key.clone())) {
+                    delete.execute([kind, key]).map_err(sqlite_error)?;
+                }
+            }
         }
         tx.commit().map_err(sqlite_error)
     }
@@ -342,19 +347,24 @@ impl PackageCache {
                     ])
                     .map_err(sqlite_error)?;
             }
-            tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS present (path TEXT PRIMARY KEY); DELETE FROM present;")
+            // Deletions are computed here: a run usually removes a few paths of many, and
+            // marking every present path in a temporary table cost more than the run's changes.
+            let present: HashSet<&str> = present.iter().copied().collect();
+            let stored: Vec<String> = tx
+                .prepare("SELECT relative_path FROM package_index")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
                 .map_err(sqlite_error)?;
-            let mut mark = tx
-                .prepare_cached("INSERT OR IGNORE INTO present (path) VALUES (?1)")
+            let mut delete = tx
+                .prepare_cached("DELETE FROM package_index WHERE relative_path = ?1")
                 .map_err(sqlite_error)?;
-            for path in present {
-                mark.execute([path]).map_err(sqlite_error)?;
+            for path in stored {
+                if !present.contains(path.as_str()) {
+                    delete.execute([path]).map_err(sqlite_error)?;
+                }
             }
-            tx.execute(
-                "DELETE FROM package_index WHERE relative_path NOT IN (SELECT path FROM present)",
-                [],
-            )
-            .map_err(sqlite_error)?;
         }
         tx.commit().map_err(sqlite_error)
     }

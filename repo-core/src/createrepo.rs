@@ -715,45 +715,65 @@ pub fn run(
     if let Some(pkglist) = &options.pkglist {
         listed.extend(read_pkglist(pkglist)?);
     }
-    let tasks: Vec<PackageTask> = if options.recycle_pkglist && options.update {
-        Vec::new() // the previous run's list, below, once the cache is open
-    } else if options.pkglist.is_some() || !options.includepkg.is_empty() {
-        from_list(input_dir, &listed, &options.excludes)
-    } else {
-        walk(input_dir, &options.excludes, options.skip_symlinks)?
-    };
-    let scan_ms = started.elapsed().as_millis() as u64;
-
-    let read_started = Instant::now();
+    let recycle = options.recycle_pkglist && options.update;
+    let listed_only = options.pkglist.is_some() || !options.includepkg.is_empty();
     let cache_path = options.cache_path(out_dir);
     let fingerprint = options.cache_fingerprint();
-    let mut cache = open_cache(&cache_path, &fingerprint);
-    // Entries that may be reused: ours, then those of --update-md-path repositories.
-    let mut known: HashMap<String, CachedEntry> = HashMap::new();
-    let mut previous_paths: Option<Vec<String>> = None;
-    if options.update {
-        if let Some(cache) = &cache {
-            match cache.load() {
-                Ok(entries) => {
-                    previous_paths = Some(entries.keys().cloned().collect());
-                    known.extend(entries);
-                }
-                Err(err) => tracing::warn!("ignoring the package cache: {err}"),
-            }
-        }
-        for path in &options.update_md_paths {
-            let other = PackageCache::open(&path.join(".rpmdepot/cache.sqlite"), &fingerprint)
-                .and_then(|c| c.load());
-            match other {
-                Ok(entries) => {
-                    for (key, entry) in entries {
-                        known.entry(key).or_insert(entry);
+    let codec = BlockCodec::for_compression(options.xml_compression);
+    // The directory walk (mostly stat calls) runs while the cache is read.
+    let (tasks, scan_ms, mut cache, known, previous_paths, cached_blocks) =
+        std::thread::scope(|scope| {
+            let walker = scope.spawn(|| -> Result<(Vec<PackageTask>, u64)> {
+                let tasks = if recycle {
+                    Vec::new() // the previous run's list, below, once the cache is open
+                } else if listed_only {
+                    from_list(input_dir, &listed, &options.excludes)
+                } else {
+                    walk(input_dir, &options.excludes, options.skip_symlinks)?
+                };
+                Ok((tasks, started.elapsed().as_millis() as u64))
+            });
+            let cache = open_cache(&cache_path, &fingerprint);
+            // Entries that may be reused: ours, then those of --update-md-path repositories.
+            let mut known: HashMap<String, CachedEntry> = HashMap::new();
+            let mut previous_paths: Option<Vec<String>> = None;
+            let mut cached_blocks = HashMap::new();
+            if options.update {
+                if let Some(cache) = &cache {
+                    match cache.load() {
+                        Ok(entries) => {
+                            previous_paths = Some(entries.keys().cloned().collect());
+                            known.extend(entries);
+                        }
+                        Err(err) => tracing::warn!("ignoring the package cache: {err}"),
+                    }
+                    if codec.is_some() {
+                        cached_blocks = cache.load_blocks().unwrap_or_else(|err| {
+                            tracing::warn!("ignoring cached metadata blocks: {err}");
+                            HashMap::new()
+                        });
                     }
                 }
-                Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
+                for path in &options.update_md_paths {
+                    let other =
+                        PackageCache::open(&path.join(".rpmdepot/cache.sqlite"), &fingerprint)
+                            .and_then(|c| c.load());
+                    match other {
+                        Ok(entries) => {
+                            for (key, entry) in entries {
+                                known.entry(key).or_insert(entry);
+                            }
+                        }
+                        Err(err) => tracing::warn!("--update-md-path {}: {err}", path.display()),
+                    }
+                }
             }
-        }
-    }
+            let walked = walker.join().expect("directory walk thread panicked");
+            walked.map(|(tasks, scan_ms)| {
+                (tasks, scan_ms, cache, known, previous_paths, cached_blocks)
+            })
+        })?;
+    let read_started = Instant::now();
     let tasks = if options.recycle_pkglist && options.update {
         match previous_paths {
             Some(mut paths) => {
@@ -882,14 +902,6 @@ pub fn run(
     let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
     let present: Vec<&str> = prepared.iter().map(|p| p.relative_path.as_str()).collect();
     type Batch = Arc<Fragments>;
-    let codec = BlockCodec::for_compression(options.xml_compression);
-    let cached_blocks = match (&cache, codec) {
-        (Some(cache), Some(_)) if options.update => cache.load_blocks().unwrap_or_else(|err| {
-            tracing::warn!("ignoring cached metadata blocks: {err}");
-            HashMap::new()
-        }),
-        _ => HashMap::new(),
-    };
     let block_cache = cache.as_mut().filter(|_| codec.is_some());
     let (documents, database_result, feed_result, store_result) = std::thread::scope(|scope| {
         let (store_tx, store) = match block_cache {
