@@ -322,6 +322,12 @@ const CHANNEL_DEPTH: usize = 256;
 /// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
 const BLOCK_CHANNEL_DEPTH: usize = 2;
 
+/// Free memory goes back to the system after this many blocks (see [`crate::memory`]).
+const TRIM_EVERY_BLOCKS: usize = 16;
+
+/// Reading packages frees as much as it allocates; trimmed after this many packages.
+const TRIM_EVERY_PACKAGES: u64 = 512;
+
 /// Writes one metadata document as a single stream (xz, bz2 or uncompressed: codecs without
 /// block assembly) from the fragments arriving in package order.
 fn write_document(
@@ -408,9 +414,9 @@ fn write_block_document(
         &CompressedBlock::new(codec, header.as_bytes(), false)?,
     )?;
     let (mut compressed, mut reused) = (0, 0);
-    let mut text: Vec<u8> = Vec::new();
     let document = format!("{}.{}", kind.name(), codec.name());
     for Feed::Block { key, packages } in feed {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(packages.len());
         let key = (document.clone(), key.to_string());
         // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
@@ -422,18 +428,15 @@ fn write_block_document(
                 }
             }
             None => {
-                for package in packages.iter() {
-                    text.extend_from_slice(fragment_of(package, kind));
-                }
-                let block = CompressedBlock::new(codec, &text, false)?;
-                file.append(&text, &block)?;
+                parts.extend(packages.iter().map(|p| fragment_of(p, kind)));
+                let block = CompressedBlock::from_parts(codec, &parts, false)?;
+                file.append_parts(parts.drain(..), &block)?;
                 compressed += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::New(key.0, key.1, block));
                 }
             }
         }
-        text.clear();
     }
     let footer = kind.footer();
     file.append(
@@ -824,7 +827,11 @@ pub fn run(
             .par_iter()
             .map(|task| {
                 let result = prepare_package(task, options, &known, &writer);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if finished.is_multiple_of(TRIM_EVERY_PACKAGES) {
+                    crate::memory::release_free_memory();
+                }
+                progress(finished, total);
                 result
             })
             .collect()
@@ -832,7 +839,8 @@ pub fn run(
     let run_fragment_files = writer.finish()?;
     let mut prepared = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
-    for (task, result) in tasks.iter().zip(results) {
+    let packages_found = tasks.len();
+    for (task, result) in tasks.into_iter().zip(results) {
         match result {
             Ok(package) => prepared.push(package),
             Err(err) => {
@@ -845,6 +853,8 @@ pub fn run(
             }
         }
     }
+    // Pass 1 freed every package's header and text; hand that back before pass 2 starts.
+    crate::memory::release_free_memory();
     let reused = prepared.iter().filter(|p| !p.fresh).count();
     // Rewrite the cache's fragment files when most of what they hold is dead.
     let live_bytes: u64 = prepared.iter().map(|p| p.location.total_len()).sum();
@@ -989,6 +999,7 @@ pub fn run(
             let mut block: Vec<Arc<Fragments>> = Vec::new();
             let mut block_key = ChecksumType::Sha256.hasher();
             let mut block_bytes = 0usize;
+            let mut blocks_sent = 0usize;
             let last_kept = keep.iter().rposition(|k| *k);
             for (index, (package, &keep)) in prepared.iter().zip(&keep).enumerate() {
                 if !keep && compacted.is_none() {
@@ -1040,6 +1051,10 @@ pub fn run(
                         });
                     }
                     block_bytes = 0;
+                    blocks_sent += 1;
+                    if blocks_sent.is_multiple_of(TRIM_EVERY_BLOCKS) {
+                        crate::memory::release_free_memory();
+                    }
                 }
             }
             if let Some(compacted) = compacted {
@@ -1220,7 +1235,7 @@ pub fn run(
 
     Ok(CreaterepoSummary {
         repodata_dir,
-        packages_found: tasks.len(),
+        packages_found,
         packages_written: kept_count,
         packages_reused: reused,
         blocks_reused,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod evr;
 pub mod fragments;
 pub mod header;
+pub mod memory;
 pub mod package;
 pub mod record;
 pub mod repomd;
