@@ -1,4 +1,10 @@
-//! Download statistics from CDN and mirror access logs (not built yet).
+//! Download statistics from CDN and mirror access logs.
 //!
-//! Will own: parsing CloudFront, Fastly and combined logs, deciding what counts as a download,
-//! and exactly-once ingestion of daily counts into SQLite. Must not: touch repositories.
+//! Owns: reading CloudFront, Fastly and combined logs (any compression), deciding what
+//! counts as a download, and exactly-once ingestion of daily counts into SQLite, plus the
+//! reports drawn from them. Must not: touch repositories or their packages.
+
+mod error;
+pub mod input;
+
+pub use error::{Error, Result};
