@@ -5,6 +5,11 @@
 //! reports drawn from them. Must not: touch repositories or their packages.
 
 mod error;
+pub mod format;
 pub mod input;
+pub mod record;
+pub mod text;
+pub mod time;
 
 pub use error::{Error, Result};
+pub use record::{Encoding, Rejection, Request};
