@@ -6,13 +6,7 @@ mod common;
 
 use std::fmt::Write as _;
 
-use statsd::CountOptions;
-use statsd::input::decompressed;
-
-fn count_file(path: &std::path::Path, options: &CountOptions) -> std::io::Result<(statsd::input::Compression, statsd::FileCounts)> {
-    let (compression, reader) = decompressed(Box::new(std::fs::File::open(path)?))?;
-    Ok((compression, statsd::count_stream(reader, options)))
-}
+use statsd::{CountOptions, count_file};
 
 #[test]
 fn every_shared_sample_parses_as_the_golden_file_says() {
