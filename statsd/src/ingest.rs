@@ -50,6 +50,8 @@ pub struct IngestOptions {
     pub count: CountOptions,
     /// Replace the contribution of files already ingested.
     pub reingest: bool,
+    /// Files parsed in parallel (default: rayon's, one per core).
+    pub jobs: Option<usize>,
 }
 
 /// Ingests `paths` into `store`; `report` is called once per input, in completion order,

@@ -28,6 +28,7 @@ fn our_hits(dir: &Path, file: &str) -> (BTreeMap<String, i64>, statsd::FileCount
             hosts: copr_hosts(),
         },
         reingest: false,
+        jobs: None,
     };
     let outcomes = ingest(&mut store, &[dir.join(file)], &options, |_| {}).unwrap();
     let counts = match outcomes.into_iter().next().unwrap() {

@@ -41,6 +41,7 @@ fn run(store: &mut Store, paths: &[PathBuf], reingest: bool) -> Vec<FileOutcome>
     let options = IngestOptions {
         count: CountOptions::default(),
         reingest,
+        jobs: None,
     };
     ingest(store, paths, &options, |_| {}).unwrap()
 }
