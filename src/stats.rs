@@ -243,6 +243,7 @@ fn ingest(args: &IngestArgs, quiet: bool) -> Result<u8> {
         },
         reingest: args.reingest,
         jobs: args.jobs,
+        batch_cells: None,
     };
     let bar = if std::io::stderr().is_terminal() && !quiet && !args.json {
         let bar = ProgressBar::new(files.len() as u64);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::artifact::{Kind, parse_rpm_file_name};
-use crate::tally::FileCounts;
+use crate::tally::{CountRow, FileCounts};
 use crate::{Error, Result};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -233,6 +233,21 @@ impl Store {
         counts: &FileCounts,
         reingest: bool,
     ) -> Result<CommitOutcome> {
+        let Some(mut writer) = self.begin_file(identity, reingest)? else {
+            return Ok(CommitOutcome::AlreadyIngested);
+        };
+        writer.write_rows(&counts.rows, &counts.sizes)?;
+        writer.finish(compression, counts)
+    }
+
+    /// Starts one file's transaction: `None` when the file was ingested before and
+    /// `reingest` is false. With `reingest`, the previous contribution is subtracted first.
+    /// Nothing is visible to others until [`FileWriter::finish`].
+    pub fn begin_file(
+        &mut self,
+        identity: &FileIdentity,
+        reingest: bool,
+    ) -> Result<Option<FileWriter<'_>>> {
         let path = self.path.clone();
         let err = |e| Error::sqlite(&path, e);
         let crash_after_rows = self.crash_after_rows;
@@ -246,7 +261,7 @@ impl Store {
             .optional()
             .map_err(err)?;
         let outcome = match existing {
-            Some(_) if !reingest => return Ok(CommitOutcome::AlreadyIngested),
+            Some(_) if !reingest => return Ok(None),
             Some(id) => {
                 transaction
                     .execute(
@@ -276,6 +291,130 @@ impl Store {
             }
             None => CommitOutcome::Inserted,
         };
+        transaction
+            .execute(
+                "INSERT INTO ingested_files (sha256, size, name, compression, lines, requests, downloads,
+                    rejected, rejections, not_counted, status, ingested_at)
+                 VALUES (?1, ?2, ?3, '', 0, 0, 0, 0, '{}', '{}', 'ingesting', 0)",
+                params![identity.sha256, identity.size as i64, identity.name],
+            )
+            .map_err(err)?;
+        let file_id = transaction.last_insert_rowid();
+        Ok(Some(FileWriter {
+            transaction,
+            file_id,
+            outcome,
+            path,
+            crash_after_rows,
+            written: 0,
+        }))
+    }
+}
+
+/// One file's open transaction (see [`Store::begin_file`]). Dropping it without
+/// [`FileWriter::finish`] rolls everything back.
+pub struct FileWriter<'a> {
+    transaction: rusqlite::Transaction<'a>,
+    file_id: i64,
+    outcome: CommitOutcome,
+    path: PathBuf,
+    crash_after_rows: Option<u64>,
+    written: u64,
+}
+
+impl FileWriter<'_> {
+    /// Adds rows (a batch or the rest of a file) to the daily and per-file counts.
+    pub fn write_rows(&mut self, rows: &[CountRow], sizes: &[(String, String, u64)]) -> Result<()> {
+        let err = |e| Error::sqlite(&self.path, e);
+        let mut daily = self
+            .transaction
+            .prepare_cached(
+                "INSERT INTO daily_counts (day, repository, package, kind, client, range_end, name, layout,
+                    downloads, bytes, heads, not_modified, partials, aborted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (day, repository, package, kind, client, range_end) DO UPDATE SET
+                    downloads = downloads + excluded.downloads, bytes = bytes + excluded.bytes,
+                    heads = heads + excluded.heads, not_modified = not_modified + excluded.not_modified,
+                    partials = partials + excluded.partials, aborted = aborted + excluded.aborted",
+            )
+            .map_err(err)?;
+        let mut per_file = self
+            .transaction
+            .prepare_cached(
+                "INSERT INTO file_counts (file_id, day, repository, package, kind, client, range_end,
+                    downloads, bytes, heads, not_modified, partials, aborted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (file_id, day, repository, package, kind, client, range_end) DO UPDATE SET
+                    downloads = downloads + excluded.downloads, bytes = bytes + excluded.bytes,
+                    heads = heads + excluded.heads, not_modified = not_modified + excluded.not_modified,
+                    partials = partials + excluded.partials, aborted = aborted + excluded.aborted",
+            )
+            .map_err(err)?;
+        for row in rows {
+            if self
+                .crash_after_rows
+                .is_some_and(|limit| self.written >= limit)
+            {
+                std::process::abort();
+            }
+            self.written += 1;
+            let name = if row.kind.is_package() {
+                parse_rpm_file_name(&row.package).map_or(row.package.as_str(), |n| n.name)
+            } else {
+                row.package.as_str()
+            };
+            let c = &row.counts;
+            daily
+                .execute(params![
+                    row.day,
+                    row.repository,
+                    row.package,
+                    row.kind.name(),
+                    row.client.name(),
+                    row.range_end,
+                    name,
+                    row.layout.name(),
+                    c.downloads as i64,
+                    c.bytes as i64,
+                    c.heads as i64,
+                    c.not_modified as i64,
+                    c.partials as i64,
+                    c.aborted as i64,
+                ])
+                .map_err(err)?;
+            per_file
+                .execute(params![
+                    self.file_id,
+                    row.day,
+                    row.repository,
+                    row.package,
+                    row.kind.name(),
+                    row.client.name(),
+                    row.range_end,
+                    c.downloads as i64,
+                    c.bytes as i64,
+                    c.heads as i64,
+                    c.not_modified as i64,
+                    c.partials as i64,
+                    c.aborted as i64,
+                ])
+                .map_err(err)?;
+        }
+        let mut known_sizes = self
+            .transaction
+            .prepare_cached("INSERT OR IGNORE INTO artifact_sizes (repository, package, size) VALUES (?1, ?2, ?3)")
+            .map_err(err)?;
+        for (repository, package, size) in sizes {
+            known_sizes
+                .execute(params![repository, package, *size as i64])
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Records the file's totals and commits everything of the file at once.
+    pub fn finish(self, compression: &str, counts: &FileCounts) -> Result<CommitOutcome> {
+        let err = |e| Error::sqlite(&self.path, e);
         let rejections: serde_json::Map<String, serde_json::Value> = counts
             .rejections
             .iter()
@@ -289,15 +428,14 @@ impl Store {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        transaction
+        self.transaction
             .execute(
-                "INSERT INTO ingested_files (sha256, size, name, format, compression, lines, requests, downloads,
-                    rejected, rejections, not_counted, status, stream_error, first_ts, last_ts, ingested_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "UPDATE ingested_files SET format = ?2, compression = ?3, lines = ?4, requests = ?5, downloads = ?6,
+                    rejected = ?7, rejections = ?8, not_counted = ?9, status = ?10, stream_error = ?11,
+                    first_ts = ?12, last_ts = ?13, ingested_at = ?14
+                 WHERE id = ?1",
                 params![
-                    identity.sha256,
-                    identity.size as i64,
-                    identity.name,
+                    self.file_id,
                     counts.format.map(|f| f.name()),
                     compression,
                     counts.lines as i64,
@@ -314,83 +452,8 @@ impl Store {
                 ],
             )
             .map_err(err)?;
-        let file_id = transaction.last_insert_rowid();
-        {
-            let mut daily = transaction
-                .prepare_cached(
-                    "INSERT INTO daily_counts (day, repository, package, kind, client, range_end, name, layout,
-                        downloads, bytes, heads, not_modified, partials, aborted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                     ON CONFLICT (day, repository, package, kind, client, range_end) DO UPDATE SET
-                        downloads = downloads + excluded.downloads, bytes = bytes + excluded.bytes,
-                        heads = heads + excluded.heads, not_modified = not_modified + excluded.not_modified,
-                        partials = partials + excluded.partials, aborted = aborted + excluded.aborted",
-                )
-                .map_err(err)?;
-            let mut per_file = transaction
-                .prepare_cached(
-                    "INSERT INTO file_counts (file_id, day, repository, package, kind, client, range_end,
-                        downloads, bytes, heads, not_modified, partials, aborted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(err)?;
-            for (written, row) in counts.rows.iter().enumerate() {
-                if crash_after_rows.is_some_and(|limit| written as u64 >= limit) {
-                    std::process::abort();
-                }
-                let name = if row.kind.is_package() {
-                    parse_rpm_file_name(&row.package).map_or(row.package.as_str(), |n| n.name)
-                } else {
-                    row.package.as_str()
-                };
-                let c = &row.counts;
-                daily
-                    .execute(params![
-                        row.day,
-                        row.repository,
-                        row.package,
-                        row.kind.name(),
-                        row.client.name(),
-                        row.range_end,
-                        name,
-                        row.layout.name(),
-                        c.downloads as i64,
-                        c.bytes as i64,
-                        c.heads as i64,
-                        c.not_modified as i64,
-                        c.partials as i64,
-                        c.aborted as i64,
-                    ])
-                    .map_err(err)?;
-                per_file
-                    .execute(params![
-                        file_id,
-                        row.day,
-                        row.repository,
-                        row.package,
-                        row.kind.name(),
-                        row.client.name(),
-                        row.range_end,
-                        c.downloads as i64,
-                        c.bytes as i64,
-                        c.heads as i64,
-                        c.not_modified as i64,
-                        c.partials as i64,
-                        c.aborted as i64,
-                    ])
-                    .map_err(err)?;
-            }
-            let mut sizes = transaction
-                .prepare_cached("INSERT OR IGNORE INTO artifact_sizes (repository, package, size) VALUES (?1, ?2, ?3)")
-                .map_err(err)?;
-            for (repository, package, size) in &counts.sizes {
-                sizes
-                    .execute(params![repository, package, *size as i64])
-                    .map_err(err)?;
-            }
-        }
-        transaction.commit().map_err(err)?;
-        Ok(outcome)
+        self.transaction.commit().map_err(err)?;
+        Ok(self.outcome)
     }
 }
 

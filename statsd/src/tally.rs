@@ -56,7 +56,14 @@ impl Hasher for FastHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // Final avalanche (MurmurHash3's fmix64): hashbrown takes buckets from the low bits
+        // and tags from the high bits, so every input bit must reach both.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -148,22 +155,36 @@ pub struct FileCounts {
     pub rows: Vec<CountRow>,
     /// Sizes of package files seen in completed GET 200 responses.
     pub sizes: Vec<(String, String, u64)>,
+    /// Downloads in batches already handed out by [`Tally::read_lines_in_batches`].
+    pub spilled_downloads: u64,
 }
 
 impl FileCounts {
     /// Sum of all downloads (complete 206 not included: their size is resolved in the store).
     pub fn downloads(&self) -> u64 {
-        self.rows
-            .iter()
-            .filter(|r| r.kind != Kind::Countme)
-            .map(|r| r.counts.downloads)
-            .sum()
+        self.spilled_downloads
+            + self
+                .rows
+                .iter()
+                .filter(|r| r.kind != Kind::Countme)
+                .map(|r| r.counts.downloads)
+                .sum::<u64>()
     }
 
     pub fn rejected(&self) -> u64 {
         self.rejections.values().sum()
     }
 }
+
+/// Rows and sizes handed out before the end of a file, to bound memory on huge files.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub rows: Vec<CountRow>,
+    pub sizes: Vec<(String, String, u64)>,
+}
+
+/// Distinct cells a tally holds before it hands them out as a [`Batch`].
+pub const BATCH_CELLS: usize = 50_000;
 
 /// What counting needs to know besides the lines.
 #[derive(Debug, Clone)]
@@ -214,6 +235,21 @@ impl Interner {
 }
 
 const AGENT_CACHE_LIMIT: usize = 16_384;
+const PATH_CACHE_LIMIT: usize = 65_536;
+
+/// What a raw path resolved to (cached per raw path).
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Rejected(Rejection),
+    NotAnArtifact,
+    Countme,
+    Artifact {
+        repository: u32,
+        package: u32,
+        kind: Kind,
+        layout: u8,
+    },
+}
 
 /// Counts the lines of one file.
 pub struct Tally {
@@ -223,6 +259,8 @@ pub struct Tally {
     cells: FastMap<Key, Counts>,
     sizes: FastMap<(u32, u32), u64>,
     agents: FastMap<Box<[u8]>, ClientClass>,
+    paths: FastMap<Box<[u8]>, Target>,
+    paths_encoding: Option<Encoding>,
     path: Vec<u8>,
     path_once: Vec<u8>,
     agent: Vec<u8>,
@@ -273,6 +311,8 @@ impl Tally {
             cells: FastMap::default(),
             sizes: FastMap::default(),
             agents: FastMap::default(),
+            paths: FastMap::default(),
+            paths_encoding: None,
             path: Vec::with_capacity(512),
             path_once: Vec::with_capacity(512),
             agent: Vec::with_capacity(256),
@@ -339,7 +379,38 @@ impl Tally {
                 .map_or(request.timestamp, |t| t.max(request.timestamp)),
         );
 
-        // Decode the path exactly as the format requires.
+        let target = match self.paths.get(request.path) {
+            Some(target) if self.paths_encoding == Some(request.encoding) => *target,
+            _ => {
+                if self.paths_encoding != Some(request.encoding)
+                    || self.paths.len() >= PATH_CACHE_LIMIT
+                {
+                    self.paths.clear();
+                    self.paths_encoding = Some(request.encoding);
+                }
+                let target = self.resolve_path(request);
+                self.paths.insert(request.path.into(), target);
+                target
+            }
+        };
+        match target {
+            Target::Rejected(rejection) => self.reject(rejection),
+            Target::NotAnArtifact => self.not_counted(NotCounted::NotAnArtifact),
+            Target::Countme => {
+                let method_ok = request.method == b"GET" || request.method == b"HEAD";
+                self.count_countme(request, day_of(request.timestamp) as i32, method_ok);
+            }
+            Target::Artifact {
+                repository,
+                package,
+                kind,
+                layout,
+            } => self.count_artifact(request, repository, package, kind, layout),
+        }
+    }
+
+    /// What a raw path is, decoded exactly as the format requires.
+    fn resolve_path(&mut self, request: &Request<'_>) -> Target {
         self.path.clear();
         match request.encoding {
             Encoding::CloudFront => {
@@ -350,35 +421,48 @@ impl Tally {
             Encoding::AsSent => percent_decode_into(request.path, &mut self.path),
         }
         if has_escape(&self.path) {
-            return self.reject(Rejection::DoubleEncodedPath);
+            return Target::Rejected(Rejection::DoubleEncodedPath);
         }
-        let path = std::mem::take(&mut self.path);
-        self.count_path(request, &path);
-        self.path = path;
-    }
-
-    fn count_path(&mut self, request: &Request<'_>, path_bytes: &[u8]) {
-        let Ok(path) = std::str::from_utf8(path_bytes) else {
-            return self.reject(Rejection::BadPath);
+        let Ok(path) = std::str::from_utf8(&self.path) else {
+            return Target::Rejected(Rejection::BadPath);
         };
         if !path.starts_with('/') {
-            return self.reject(Rejection::BadPath);
+            return Target::Rejected(Rejection::BadPath);
         }
+        if path.ends_with("/metalink") || path.ends_with("/mirrorlist") {
+            return Target::Countme;
+        }
+        match self.mapper.map(path) {
+            None => Target::NotAnArtifact,
+            Some(artifact) => {
+                let (kind, layout) = (artifact.kind, layout_id(artifact.layout));
+                let repository = self.strings.id(artifact.repository);
+                let package = self.strings.id(artifact.package);
+                Target::Artifact {
+                    repository,
+                    package,
+                    kind,
+                    layout,
+                }
+            }
+        }
+    }
+
+    fn count_artifact(
+        &mut self,
+        request: &Request<'_>,
+        repository: u32,
+        package: u32,
+        kind: Kind,
+        layout: u8,
+    ) {
         let method = request.method;
         let is_get = method == b"GET";
         let is_head = method == b"HEAD";
-        let day = day_of(request.timestamp) as i32;
-
-        if path.ends_with("/metalink") || path.ends_with("/mirrorlist") {
-            return self.count_countme(request, day, is_get || is_head);
-        }
-        let client = self.client_of(request.user_agent, request.encoding);
-        let Some(artifact) = self.mapper.map(path) else {
-            return self.not_counted(NotCounted::NotAnArtifact);
-        };
         if !is_get && !is_head {
             return self.not_counted(NotCounted::OtherMethod);
         }
+        let client = self.client_of(request.user_agent, request.encoding);
         let mut counts = Counts::default();
         let mut range_end = -1i64;
         let mut size = None;
@@ -390,13 +474,13 @@ impl Tally {
             (false, 200) => {
                 counts.downloads = 1;
                 counts.bytes = request.bytes_sent.unwrap_or(0);
-                if artifact.kind.is_package() {
+                if kind.is_package() {
                     size = request.content_length;
                 }
             }
             (false, 206) => {
                 counts.partials = 1;
-                if !incomplete && artifact.kind.is_package() {
+                if !incomplete && kind.is_package() {
                     range_end = request
                         .range_end
                         .and_then(|end| i64::try_from(end).ok())
@@ -406,15 +490,13 @@ impl Tally {
             (false, 304) => counts.not_modified = 1,
             _ => return self.not_counted(NotCounted::OtherStatus),
         }
-        let repository = self.strings.id(artifact.repository);
-        let package = self.strings.id(artifact.package);
         let key = Key {
-            day,
+            day: day_of(request.timestamp) as i32,
             repository,
             package,
-            kind: artifact.kind,
+            kind,
             client,
-            layout: layout_id(artifact.layout),
+            layout,
             range_end,
         };
         if let Some(size) = size {
@@ -456,14 +538,42 @@ impl Tally {
         self.cells.entry(key).or_default().downloads += 1;
     }
 
-    /// Reads and counts every line of `reader`.
+    /// Reads and counts every line of `reader`, keeping every cell until [`Tally::finish`].
     pub fn read_lines<R: Read>(&mut self, reader: &mut LineReader<R>) {
+        self.read_lines_in_batches(reader, usize::MAX, &mut |_| {});
+    }
+
+    /// Reads and counts every line of `reader`; whenever more than `max_cells` cells are held
+    /// they are handed to `spill` and forgotten, so memory stays bounded however many
+    /// distinct files a log names. The rows of all batches plus those of
+    /// [`Tally::finish`] add up to the file's counts (a cell may appear in several batches).
+    pub fn read_lines_in_batches<R: Read>(
+        &mut self,
+        reader: &mut LineReader<R>,
+        max_cells: usize,
+        spill: &mut dyn FnMut(Batch),
+    ) {
         let mut parser = LineParser::new();
         while let Some(line) = reader.next_line() {
             self.result.lines += 1;
             match line {
                 Line::Complete(bytes) => match parser.parse(bytes) {
-                    Parsed::Request(request) => self.count(&request),
+                    Parsed::Request(request) => {
+                        self.count(&request);
+                        if self.cells.len() > max_cells {
+                            let batch = self.take_batch();
+                            self.result.spilled_downloads += batch
+                                .rows
+                                .iter()
+                                .filter(|r| r.kind != Kind::Countme)
+                                .map(|r| r.counts.downloads)
+                                .sum::<u64>();
+                            // Cached paths hold interned ids: forget both with the cells.
+                            self.paths.clear();
+                            self.strings = Interner::default();
+                            spill(batch);
+                        }
+                    }
                     Parsed::Meta => {}
                     Parsed::Rejected(rejection) => self.reject(rejection),
                 },
@@ -480,12 +590,23 @@ impl Tally {
         }
     }
 
-    /// The file's counts, rows sorted.
-    pub fn finish(mut self) -> FileCounts {
+    /// The cells and sizes held now, as rows sorted by day, then by the order in which the
+    /// file first named their repository and package (deterministic for a given file).
+    fn take_batch(&mut self) -> Batch {
         let names = &self.strings.names;
-        let mut rows: Vec<CountRow> = self
-            .cells
-            .iter()
+        let mut cells: Vec<(Key, Counts)> = self.cells.drain().collect();
+        cells.sort_unstable_by_key(|(key, _)| {
+            (
+                key.day,
+                key.repository,
+                key.package,
+                key.kind,
+                key.client,
+                key.range_end,
+            )
+        });
+        let rows = cells
+            .into_iter()
             .map(|(key, counts)| CountRow {
                 day: i64::from(key.day),
                 repository: names[key.repository as usize].to_string(),
@@ -494,41 +615,29 @@ impl Tally {
                 client: key.client,
                 layout: layout_of(key.layout),
                 range_end: key.range_end,
-                counts: *counts,
+                counts,
             })
             .collect();
-        rows.sort_by(|a, b| {
-            (
-                a.day,
-                &a.repository,
-                &a.package,
-                a.kind,
-                a.client,
-                a.range_end,
-            )
-                .cmp(&(
-                    b.day,
-                    &b.repository,
-                    &b.package,
-                    b.kind,
-                    b.client,
-                    b.range_end,
-                ))
-        });
-        let mut sizes: Vec<(String, String, u64)> = self
-            .sizes
-            .iter()
+        let mut sizes: Vec<((u32, u32), u64)> = self.sizes.drain().collect();
+        sizes.sort_unstable();
+        let sizes = sizes
+            .into_iter()
             .map(|((r, p), size)| {
                 (
-                    names[*r as usize].to_string(),
-                    names[*p as usize].to_string(),
-                    *size,
+                    names[r as usize].to_string(),
+                    names[p as usize].to_string(),
+                    size,
                 )
             })
             .collect();
-        sizes.sort();
-        self.result.rows = rows;
-        self.result.sizes = sizes;
+        Batch { rows, sizes }
+    }
+
+    /// The file's counts (the cells not handed out in batches).
+    pub fn finish(mut self) -> FileCounts {
+        let batch = self.take_batch();
+        self.result.rows = batch.rows;
+        self.result.sizes = batch.sizes;
         self.result
     }
 }

@@ -29,6 +29,7 @@ fn our_hits(dir: &Path, file: &str) -> (BTreeMap<String, i64>, statsd::FileCount
         },
         reingest: false,
         jobs: None,
+        batch_cells: None,
     };
     let outcomes = ingest(&mut store, &[dir.join(file)], &options, |_| {}).unwrap();
     let counts = match outcomes.into_iter().next().unwrap() {

@@ -38,10 +38,20 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn run(store: &mut Store, paths: &[PathBuf], reingest: bool) -> Vec<FileOutcome> {
+    run_batched(store, paths, reingest, None)
+}
+
+fn run_batched(
+    store: &mut Store,
+    paths: &[PathBuf],
+    reingest: bool,
+    batch_cells: Option<usize>,
+) -> Vec<FileOutcome> {
     let options = IngestOptions {
         count: CountOptions::default(),
         reingest,
         jobs: None,
+        batch_cells,
     };
     ingest(store, paths, &options, |_| {}).unwrap()
 }
@@ -199,7 +209,7 @@ fn crash_child() {
     };
     let dir = PathBuf::from(dir);
     let mut store = Store::open(&dir.join("s.db")).unwrap();
-    run(&mut store, &[dir.join("b.log")], false);
+    run_batched(&mut store, &[dir.join("b.log")], false, Some(7));
     unreachable!("the crash hook should have aborted the process");
 }
 
@@ -341,6 +351,7 @@ proptest! {
     fn one_file_or_many_gives_the_same_counts(
         lines in proptest::collection::vec((1u8..28, prop_oneof!["GET", "HEAD", "POST"], 0u8..6, prop_oneof![Just(200u16), Just(206), Just(304), Just(404), Just(500)], prop_oneof!["libdnf (Fedora)", "curl/8", "Googlebot/2.1"], any::<bool>()), 1..60),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        batch_cells in 1usize..8,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let rendered: Vec<String> = lines
@@ -376,5 +387,17 @@ proptest! {
         let mut many = Store::open(&dir.path().join("many.db")).unwrap();
         run(&mut many, &parts, false);
         prop_assert_eq!(dump(&one), dump(&many));
+        // Handing cells to the writer in small batches changes nothing either.
+        let mut batched = Store::open(&dir.path().join("batched.db")).unwrap();
+        let outcomes = run_batched(&mut batched, &whole, false, Some(batch_cells));
+        prop_assert_eq!(dump(&one), dump(&batched));
+        let summed: u64 = outcomes.iter().map(|o| match o { FileOutcome::Ingested { counts, .. } => counts.downloads(), _ => 0 }).sum();
+        let reported: i64 = batched.connection().query_row("SELECT SUM(downloads) FROM ingested_files", [], |r| r.get(0)).unwrap();
+        let stored: i64 = batched
+            .connection()
+            .query_row("SELECT COALESCE(SUM(downloads), 0) FROM daily_counts WHERE kind != 'countme'", [], |r| r.get(0))
+            .unwrap();
+        prop_assert_eq!(summed as i64, reported);
+        prop_assert_eq!(reported, stored);
     }
 }
