@@ -90,3 +90,19 @@ rejections! {
     ClientError => "status_4xx", "4xx response.";
     ServerError => "status_5xx", "5xx response.";
 }
+
+impl Rejection {
+    /// True for reasons given to a well-formed request (status, host, path), false for lines
+    /// that are not a request at all.
+    pub fn is_about_the_request(self) -> bool {
+        matches!(
+            self,
+            Rejection::ClientClosed
+                | Rejection::ClientError
+                | Rejection::ServerError
+                | Rejection::OtherHost
+                | Rejection::DoubleEncodedPath
+                | Rejection::BadPath
+        )
+    }
+}

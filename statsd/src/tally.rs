@@ -642,6 +642,26 @@ impl Tally {
     }
 }
 
+/// Requests that ended in a counter, a request-level rejection or a not-counted reason:
+/// equals [`FileCounts::requests`] for every file (each request ends in exactly one place).
+pub fn requests_accounted_for(counts: &FileCounts) -> u64 {
+    let counted: u64 = counts
+        .rows
+        .iter()
+        .map(|r| {
+            let c = r.counts;
+            c.downloads + c.heads + c.not_modified + c.partials + c.aborted
+        })
+        .sum();
+    let rejected: u64 = counts
+        .rejections
+        .iter()
+        .filter(|(r, _)| r.is_about_the_request())
+        .map(|(_, n)| n)
+        .sum();
+    counted + counts.not_counted.values().sum::<u64>() + rejected
+}
+
 /// Counts a whole stream (already decompressed) with `options`.
 pub fn count_stream<R: Read>(reader: R, options: &CountOptions) -> FileCounts {
     let mut lines = LineReader::new(reader);
