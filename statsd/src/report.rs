@@ -347,12 +347,25 @@ fn escape_html(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The smallest 1, 2 or 5 times a power of ten (times 4, for four axis steps) at or above `value`.
+fn nice_ceiling(value: u64) -> u64 {
+    let mut step = 1u64;
+    loop {
+        for factor in [1, 2, 5] {
+            if step.saturating_mul(factor).saturating_mul(4) >= value {
+                return step.saturating_mul(factor).saturating_mul(4);
+            }
+        }
+        step = step.saturating_mul(10);
+    }
+}
+
 /// A vertical bar chart of `(label, value)` as inline SVG.
 fn bar_chart_svg(title: &str, bars: &[(String, u64)]) -> String {
     let width = 900.0_f64;
     let height = 260.0_f64;
     let (left, bottom, top) = (60.0, 40.0, 20.0);
-    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    let max = nice_ceiling(bars.iter().map(|b| b.1).max().unwrap_or(0).max(1)) as f64;
     let plot_w = width - left - 10.0;
     let plot_h = height - bottom - top;
     let step = plot_w / bars.len().max(1) as f64;

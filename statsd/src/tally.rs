@@ -235,7 +235,55 @@ impl Interner {
 }
 
 const AGENT_CACHE_LIMIT: usize = 16_384;
-const PATH_CACHE_LIMIT: usize = 65_536;
+/// Slots of the path cache (a power of two).
+const PATH_CACHE_SLOTS: usize = 1 << 17;
+/// Repository and package names kept across batches (then forgotten with the path cache).
+const MAX_INTERNED: usize = 100_000;
+
+/// Raw path → what it resolved to, direct-mapped on a 128-bit fingerprint of the path and
+/// its encoding: fixed memory, no allocation, a slot is simply overwritten on collision.
+/// Two different paths would have to agree on two independent 64-bit hashes to be confused.
+struct PathCache {
+    slots: Box<[Option<(Fingerprint, Target)>]>,
+}
+
+/// Two independent 64-bit hashes of a path.
+type Fingerprint = (u64, u64);
+
+impl PathCache {
+    fn new() -> Self {
+        PathCache {
+            slots: vec![None; PATH_CACHE_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn fingerprint(path: &[u8], encoding: Encoding) -> Fingerprint {
+        let tag = match encoding {
+            Encoding::CloudFront => 1,
+            Encoding::AsSent => 2,
+        };
+        let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
+        first.write(path);
+        let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
+        second.write(path);
+        second.write_u64(path.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+        (first.finish(), second.finish().rotate_left(17) ^ first.0)
+    }
+
+    #[inline]
+    fn get(&self, fingerprint: Fingerprint) -> Option<Target> {
+        match self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] {
+            Some((stored, target)) if stored == fingerprint => Some(target),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, fingerprint: Fingerprint, target: Target) {
+        self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] = Some((fingerprint, target));
+    }
+}
 
 /// What a raw path resolved to (cached per raw path).
 #[derive(Debug, Clone, Copy)]
@@ -259,8 +307,7 @@ pub struct Tally {
     cells: FastMap<Key, Counts>,
     sizes: FastMap<(u32, u32), u64>,
     agents: FastMap<Box<[u8]>, ClientClass>,
-    paths: FastMap<Box<[u8]>, Target>,
-    paths_encoding: Option<Encoding>,
+    paths: PathCache,
     path: Vec<u8>,
     path_once: Vec<u8>,
     agent: Vec<u8>,
@@ -311,8 +358,7 @@ impl Tally {
             cells: FastMap::default(),
             sizes: FastMap::default(),
             agents: FastMap::default(),
-            paths: FastMap::default(),
-            paths_encoding: None,
+            paths: PathCache::new(),
             path: Vec::with_capacity(512),
             path_once: Vec::with_capacity(512),
             agent: Vec::with_capacity(256),
@@ -379,17 +425,12 @@ impl Tally {
                 .map_or(request.timestamp, |t| t.max(request.timestamp)),
         );
 
-        let target = match self.paths.get(request.path) {
-            Some(target) if self.paths_encoding == Some(request.encoding) => *target,
-            _ => {
-                if self.paths_encoding != Some(request.encoding)
-                    || self.paths.len() >= PATH_CACHE_LIMIT
-                {
-                    self.paths.clear();
-                    self.paths_encoding = Some(request.encoding);
-                }
+        let fingerprint = PathCache::fingerprint(request.path, request.encoding);
+        let target = match self.paths.get(fingerprint) {
+            Some(target) => target,
+            None => {
                 let target = self.resolve_path(request);
-                self.paths.insert(request.path.into(), target);
+                self.paths.insert(fingerprint, target);
                 target
             }
         };
@@ -568,9 +609,11 @@ impl Tally {
                                 .filter(|r| r.kind != Kind::Countme)
                                 .map(|r| r.counts.downloads)
                                 .sum::<u64>();
-                            // Cached paths hold interned ids: forget both with the cells.
-                            self.paths.clear();
-                            self.strings = Interner::default();
+                            if self.strings.names.len() > MAX_INTERNED {
+                                // Cached paths hold interned ids: forget both together.
+                                self.paths = PathCache::new();
+                                self.strings = Interner::default();
+                            }
                             spill(batch);
                         }
                     }

@@ -5,7 +5,8 @@
 //! statsd-bench gen --format cloudfront|combined --lines N [--seed S] OUT
 //! statsd-bench count FILE [--db DB]
 //! ```
-//! `count` without `--db` parses and counts on one thread; with `--db` it runs the whole
+//! `count` without `--db` parses and counts on one thread (cells handed out in batches and
+//! dropped, as ingest hands them to the writer); with `--db` it runs the whole
 //! ingest (identity hash, parse, SQLite commit) like `rpmdepot stats ingest --jobs 1`.
 
 use std::io::BufWriter;
@@ -77,7 +78,13 @@ fn main() -> Result<()> {
             let (wall, cpu) = (Instant::now(), cpu_seconds());
             let (lines, downloads) = match db {
                 None => {
-                    let (_, counts) = statsd::count_file(&file, &statsd::CountOptions::default())?;
+                    // Batches are dropped, as the writer would take them: memory as in ingest.
+                    let (_, counts) = statsd::ingest::count_file_in_batches(
+                        &file,
+                        &statsd::CountOptions::default(),
+                        statsd::tally::BATCH_CELLS,
+                        &mut drop,
+                    )?;
                     (counts.lines, counts.downloads())
                 }
                 Some(db) => {
