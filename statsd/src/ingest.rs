@@ -113,7 +113,7 @@ pub fn ingest(
     }
 
     // Workers take files in input order and the writer commits them in that order, one
-    // transaction per file. Each file has a channel of one message, so a huge file's batches
+    // transaction per file. Each file has a rendezvous channel, so a huge file's batches
     // wait for the writer instead of piling up in memory; since the writer always waits for
     // the lowest file not yet committed, and that file has been taken by a worker, the pipeline
     // cannot deadlock.
@@ -123,7 +123,7 @@ pub fn ingest(
         .clamp(1, todo.len().max(1));
     let (senders, receivers): (Vec<_>, Vec<_>) = todo
         .iter()
-        .map(|_| mpsc::sync_channel::<Message>(1))
+        .map(|_| mpsc::sync_channel::<Message>(0))
         .unzip();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| -> Result<()> {

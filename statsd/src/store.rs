@@ -7,8 +7,9 @@
 //! subtracts the file's previous contribution. Must not parse logs.
 //!
 //! Tables: `daily_counts` (day UTC, repository, package, kind, client, range_end) with
-//! additive upserts, so late log files land in the right day; `file_counts` (the same per
-//! file, for exact re-ingest); `ingested_files`; `artifact_sizes` (package sizes seen in
+//! additive upserts, so late log files land in the right day; `file_counts` (each file's
+//! rows as written, possibly several per cell when a huge file came in batches, for exact
+//! re-ingest); `ingested_files`; `artifact_sizes` (package sizes seen in
 //! completed GETs). The view `downloads_daily` adds to `downloads` every complete 206 whose
 //! range ends at the package's last byte (a resumed download, counted once).
 
@@ -74,9 +75,9 @@ CREATE TABLE IF NOT EXISTS file_counts (
     heads INTEGER NOT NULL,
     not_modified INTEGER NOT NULL,
     partials INTEGER NOT NULL,
-    aborted INTEGER NOT NULL,
-    PRIMARY KEY (file_id, day, repository, package, kind, client, range_end)
-) WITHOUT ROWID;
+    aborted INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS file_counts_file ON file_counts (file_id);
 CREATE TABLE IF NOT EXISTS artifact_sizes (
     repository TEXT NOT NULL,
     package TEXT NOT NULL,
@@ -268,8 +269,13 @@ impl Store {
                         "UPDATE daily_counts AS d SET downloads = d.downloads - f.downloads, bytes = d.bytes - f.bytes,
                                 heads = d.heads - f.heads, not_modified = d.not_modified - f.not_modified,
                                 partials = d.partials - f.partials, aborted = d.aborted - f.aborted
-                         FROM file_counts AS f
-                         WHERE f.file_id = ?1 AND d.day = f.day AND d.repository = f.repository AND d.package = f.package
+                         FROM (SELECT day, repository, package, kind, client, range_end,
+                                      SUM(downloads) AS downloads, SUM(bytes) AS bytes, SUM(heads) AS heads,
+                                      SUM(not_modified) AS not_modified, SUM(partials) AS partials,
+                                      SUM(aborted) AS aborted
+                               FROM file_counts WHERE file_id = ?1
+                               GROUP BY day, repository, package, kind, client, range_end) AS f
+                         WHERE d.day = f.day AND d.repository = f.repository AND d.package = f.package
                            AND d.kind = f.kind AND d.client = f.client AND d.range_end = f.range_end",
                         [id],
                     )
@@ -343,11 +349,7 @@ impl FileWriter<'_> {
             .prepare_cached(
                 "INSERT INTO file_counts (file_id, day, repository, package, kind, client, range_end,
                     downloads, bytes, heads, not_modified, partials, aborted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (file_id, day, repository, package, kind, client, range_end) DO UPDATE SET
-                    downloads = downloads + excluded.downloads, bytes = bytes + excluded.bytes,
-                    heads = heads + excluded.heads, not_modified = not_modified + excluded.not_modified,
-                    partials = partials + excluded.partials, aborted = aborted + excluded.aborted",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .map_err(err)?;
         for row in rows {

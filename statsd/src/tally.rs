@@ -184,7 +184,7 @@ pub struct Batch {
 }
 
 /// Distinct cells a tally holds before it hands them out as a [`Batch`].
-pub const BATCH_CELLS: usize = 50_000;
+pub const BATCH_CELLS: usize = 25_000;
 
 /// What counting needs to know besides the lines.
 #[derive(Debug, Clone)]

@@ -399,5 +399,8 @@ proptest! {
             .unwrap();
         prop_assert_eq!(summed as i64, reported);
         prop_assert_eq!(reported, stored);
+        // Re-ingesting a file written in batches (several rows per cell) replaces it exactly.
+        run_batched(&mut batched, &whole, true, Some(batch_cells + 1));
+        prop_assert_eq!(dump(&one), dump(&batched));
     }
 }
