@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::artifact::{Kind, parse_rpm_file_name};
+use crate::artifact::parse_rpm_file_name;
 use crate::tally::{CountRow, FileCounts};
 use crate::{Error, Result};
 
@@ -457,9 +457,4 @@ impl FileWriter<'_> {
         self.transaction.commit().map_err(err)?;
         Ok(self.outcome)
     }
-}
-
-/// Kind names accepted by filters.
-pub fn kind_names() -> Vec<&'static str> {
-    Kind::ALL.iter().map(|k| k.name()).collect()
 }

@@ -14,7 +14,7 @@ use crate::format::{Format, LineParser, Parsed};
 use crate::input::{Line, LineReader};
 use crate::record::{Encoding, Rejection, Request};
 use crate::text::{has_escape, percent_decode_into};
-use crate::time::{DAY, day_of};
+use crate::time::day_of;
 
 /// A small fast hasher for in-memory keys (not exposed to untrusted collision attacks that
 /// matter: worst case is a slower file).
@@ -711,9 +711,4 @@ pub fn count_stream<R: Read>(reader: R, options: &CountOptions) -> FileCounts {
     let mut tally = Tally::new(options);
     tally.read_lines(&mut lines);
     tally.finish()
-}
-
-/// Unix seconds of the first second of a day.
-pub fn day_start(day: i64) -> i64 {
-    day * DAY
 }
