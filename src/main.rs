@@ -2,6 +2,7 @@
 //! All logic lives in the library crates.
 
 mod createrepo;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Create repodata for a directory of RPMs (a drop-in for createrepo_c).
     Createrepo(Box<createrepo::CreaterepoArgs>),
+    /// Count package downloads from CDN and mirror logs; reports.
+    Stats(Box<stats::StatsArgs>),
 }
 
 fn init_logging(verbosity: i8) {
@@ -61,6 +64,10 @@ fn main() -> ExitCode {
         Command::Createrepo(args) => {
             init_logging(args.verbosity());
             createrepo::run(*args)
+        }
+        Command::Stats(args) => {
+            init_logging(args.verbosity());
+            stats::run(*args)
         }
     };
     match result {

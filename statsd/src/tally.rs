@@ -1,0 +1,714 @@
+//! Counting one log file: every line becomes a request, a rejection or a meta line, and
+//! every request is counted under exactly one counter (see the crate docs for the rules).
+//!
+//! Owns the per-file aggregate (interned strings, compact keys, no per-line allocation once
+//! a file's repositories and packages have been seen). Must not touch the database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+
+use crate::artifact::{Kind, Layout, LayoutName, PathMapper};
+use crate::client::ClientClass;
+use crate::format::{Format, LineParser, Parsed};
+use crate::input::{Line, LineReader};
+use crate::record::{Encoding, Rejection, Request};
+use crate::text::{has_escape, percent_decode_into};
+use crate::time::day_of;
+
+/// A small fast hasher for in-memory keys (not exposed to untrusted collision attacks that
+/// matter: worst case is a slower file).
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let mut tail = 0u64;
+        for (i, byte) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(*byte) << (8 * i);
+        }
+        self.add(tail ^ bytes.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+    #[inline]
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+    #[inline]
+    fn write_i64(&mut self, value: i64) {
+        self.add(value as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Final avalanche (MurmurHash3's fmix64): hashbrown takes buckets from the low bits
+        // and tags from the high bits, so every input bit must reach both.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// The counters of one (day, repository, package, kind, client) cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Completed GET 200 transfers (and countme hits for kind `countme`).
+    pub downloads: u64,
+    /// Bytes sent for those downloads.
+    pub bytes: u64,
+    pub heads: u64,
+    pub not_modified: u64,
+    /// 206 responses (with `range_end` ≥ 0 they become downloads when the range ends at the
+    /// file's last byte).
+    pub partials: u64,
+    /// GET 200 whose transfer did not complete.
+    pub aborted: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.downloads += other.downloads;
+        self.bytes += other.bytes;
+        self.heads += other.heads;
+        self.not_modified += other.not_modified;
+        self.partials += other.partials;
+        self.aborted += other.aborted;
+    }
+}
+
+/// One aggregated row of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub repository: String,
+    pub package: String,
+    pub kind: Kind,
+    pub client: ClientClass,
+    pub layout: LayoutName,
+    /// Last byte of a complete 206 of a package file, −1 otherwise.
+    pub range_end: i64,
+    pub counts: Counts,
+}
+
+/// Requests that were fine but are not counted under any counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotCounted {
+    /// The path is no artifact of any layout (logs, directories, other sites).
+    NotAnArtifact,
+    /// A method other than GET and HEAD.
+    OtherMethod,
+    /// 1xx, 3xx other than 304, 2xx other than 200/206.
+    OtherStatus,
+}
+
+impl NotCounted {
+    pub fn name(self) -> &'static str {
+        match self {
+            NotCounted::NotAnArtifact => "not_an_artifact",
+            NotCounted::OtherMethod => "other_method",
+            NotCounted::OtherStatus => "other_status",
+        }
+    }
+}
+
+/// The outcome of counting one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileCounts {
+    pub format: Option<Format>,
+    pub lines: u64,
+    pub requests: u64,
+    pub rejections: BTreeMap<Rejection, u64>,
+    pub not_counted: BTreeMap<NotCounted, u64>,
+    /// Why the stream ended early, if it did.
+    pub stream_error: Option<String>,
+    pub first_timestamp: Option<i64>,
+    pub last_timestamp: Option<i64>,
+    /// Rows sorted by their key.
+    pub rows: Vec<CountRow>,
+    /// Sizes of package files seen in completed GET 200 responses.
+    pub sizes: Vec<(String, String, u64)>,
+    /// Downloads in batches already handed out by [`Tally::read_lines_in_batches`].
+    pub spilled_downloads: u64,
+}
+
+impl FileCounts {
+    /// Sum of all downloads (complete 206 not included: their size is resolved in the store).
+    pub fn downloads(&self) -> u64 {
+        self.spilled_downloads
+            + self
+                .rows
+                .iter()
+                .filter(|r| r.kind != Kind::Countme)
+                .map(|r| r.counts.downloads)
+                .sum::<u64>()
+    }
+
+    pub fn rejected(&self) -> u64 {
+        self.rejections.values().sum()
+    }
+}
+
+/// Rows and sizes handed out before the end of a file, to bound memory on huge files.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub rows: Vec<CountRow>,
+    pub sizes: Vec<(String, String, u64)>,
+}
+
+/// Distinct cells a tally holds before it hands them out as a [`Batch`].
+pub const BATCH_CELLS: usize = 25_000;
+
+/// What counting needs to know besides the lines.
+#[derive(Debug, Clone)]
+pub struct CountOptions {
+    pub layouts: Vec<Layout>,
+    /// When not empty, requests whose logged host is another one are rejected (lines without
+    /// a host are kept).
+    pub hosts: Vec<String>,
+}
+
+impl Default for CountOptions {
+    fn default() -> Self {
+        CountOptions {
+            layouts: Layout::defaults(),
+            hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    day: i32,
+    repository: u32,
+    package: u32,
+    kind: Kind,
+    client: ClientClass,
+    layout: u8,
+    range_end: i64,
+}
+
+#[derive(Debug, Default)]
+struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    #[inline]
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(text.into());
+        self.ids.insert(text.into(), id);
+        id
+    }
+}
+
+const AGENT_CACHE_LIMIT: usize = 16_384;
+/// Slots of the path cache (a power of two).
+const PATH_CACHE_SLOTS: usize = 1 << 17;
+/// Repository and package names kept across batches (then forgotten with the path cache).
+const MAX_INTERNED: usize = 100_000;
+
+/// Raw path → what it resolved to, direct-mapped on a 128-bit fingerprint of the path and
+/// its encoding: fixed memory, no allocation, a slot is simply overwritten on collision.
+/// Two different paths would have to agree on two independent 64-bit hashes to be confused.
+struct PathCache {
+    slots: Box<[Option<(Fingerprint, Target)>]>,
+}
+
+/// Two independent 64-bit hashes of a path.
+type Fingerprint = (u64, u64);
+
+impl PathCache {
+    fn new() -> Self {
+        PathCache {
+            slots: vec![None; PATH_CACHE_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn fingerprint(path: &[u8], encoding: Encoding) -> Fingerprint {
+        let tag = match encoding {
+            Encoding::CloudFront => 1,
+            Encoding::AsSent => 2,
+        };
+        let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
+        first.write(path);
+        let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
+        second.write(path);
+        second.write_u64(path.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+        (first.finish(), second.finish().rotate_left(17) ^ first.0)
+    }
+
+    #[inline]
+    fn get(&self, fingerprint: Fingerprint) -> Option<Target> {
+        match self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] {
+            Some((stored, target)) if stored == fingerprint => Some(target),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, fingerprint: Fingerprint, target: Target) {
+        self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] = Some((fingerprint, target));
+    }
+}
+
+/// What a raw path resolved to (cached per raw path).
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Rejected(Rejection),
+    NotAnArtifact,
+    Countme,
+    Artifact {
+        repository: u32,
+        package: u32,
+        kind: Kind,
+        layout: u8,
+    },
+}
+
+/// Counts the lines of one file.
+pub struct Tally {
+    hosts: Vec<Vec<u8>>,
+    mapper: PathMapper,
+    strings: Interner,
+    cells: FastMap<Key, Counts>,
+    sizes: FastMap<(u32, u32), u64>,
+    agents: FastMap<Box<[u8]>, ClientClass>,
+    paths: PathCache,
+    path: Vec<u8>,
+    path_once: Vec<u8>,
+    agent: Vec<u8>,
+    query: Vec<u8>,
+    result: FileCounts,
+}
+
+fn layout_id(layout: LayoutName) -> u8 {
+    match layout {
+        LayoutName::Copr => 0,
+        LayoutName::Rpmdepot => 1,
+        LayoutName::Pattern => 2,
+    }
+}
+
+fn layout_of(id: u8) -> LayoutName {
+    match id {
+        0 => LayoutName::Copr,
+        1 => LayoutName::Rpmdepot,
+        _ => LayoutName::Pattern,
+    }
+}
+
+/// Last value of `name` in a query string (mirrormanager semantics), raw.
+fn query_value<'q>(query: &'q [u8], name: &[u8]) -> Option<&'q [u8]> {
+    query
+        .split(|b| *b == b'&')
+        .filter_map(|pair| {
+            let (key, value) = match memchr::memchr(b'=', pair) {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &b""[..]),
+            };
+            (key == name).then_some(value)
+        })
+        .next_back()
+}
+
+impl Tally {
+    pub fn new(options: &CountOptions) -> Self {
+        Tally {
+            hosts: options
+                .hosts
+                .iter()
+                .map(|h| h.as_bytes().to_ascii_lowercase())
+                .collect(),
+            mapper: PathMapper::new(options.layouts.clone()),
+            strings: Interner::default(),
+            cells: FastMap::default(),
+            sizes: FastMap::default(),
+            agents: FastMap::default(),
+            paths: PathCache::new(),
+            path: Vec::with_capacity(512),
+            path_once: Vec::with_capacity(512),
+            agent: Vec::with_capacity(256),
+            query: Vec::with_capacity(256),
+            result: FileCounts::default(),
+        }
+    }
+
+    #[inline]
+    fn reject(&mut self, rejection: Rejection) {
+        *self.result.rejections.entry(rejection).or_default() += 1;
+    }
+
+    #[inline]
+    fn not_counted(&mut self, why: NotCounted) {
+        *self.result.not_counted.entry(why).or_default() += 1;
+    }
+
+    fn client_of(&mut self, agent: &[u8], encoding: Encoding) -> ClientClass {
+        if let Some(&class) = self.agents.get(agent) {
+            return class;
+        }
+        let class = match encoding {
+            Encoding::CloudFront => {
+                self.agent.clear();
+                percent_decode_into(agent, &mut self.agent);
+                ClientClass::of(&self.agent)
+            }
+            Encoding::AsSent => ClientClass::of(agent),
+        };
+        if self.agents.len() >= AGENT_CACHE_LIMIT {
+            self.agents.clear();
+        }
+        self.agents.insert(agent.into(), class);
+        class
+    }
+
+    /// Counts one request.
+    pub fn count(&mut self, request: &Request<'_>) {
+        self.result.requests += 1;
+        match request.status {
+            0 => return self.reject(Rejection::ClientClosed),
+            400..=499 => return self.reject(Rejection::ClientError),
+            500..=599 => return self.reject(Rejection::ServerError),
+            _ => {}
+        }
+        if !self.hosts.is_empty()
+            && !request.host.is_empty()
+            && !self
+                .hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(request.host))
+        {
+            return self.reject(Rejection::OtherHost);
+        }
+        self.result.first_timestamp = Some(
+            self.result
+                .first_timestamp
+                .map_or(request.timestamp, |t| t.min(request.timestamp)),
+        );
+        self.result.last_timestamp = Some(
+            self.result
+                .last_timestamp
+                .map_or(request.timestamp, |t| t.max(request.timestamp)),
+        );
+
+        let fingerprint = PathCache::fingerprint(request.path, request.encoding);
+        let target = match self.paths.get(fingerprint) {
+            Some(target) => target,
+            None => {
+                let target = self.resolve_path(request);
+                self.paths.insert(fingerprint, target);
+                target
+            }
+        };
+        match target {
+            Target::Rejected(rejection) => self.reject(rejection),
+            Target::NotAnArtifact => self.not_counted(NotCounted::NotAnArtifact),
+            Target::Countme => {
+                let method_ok = request.method == b"GET" || request.method == b"HEAD";
+                self.count_countme(request, day_of(request.timestamp) as i32, method_ok);
+            }
+            Target::Artifact {
+                repository,
+                package,
+                kind,
+                layout,
+            } => self.count_artifact(request, repository, package, kind, layout),
+        }
+    }
+
+    /// What a raw path is, decoded exactly as the format requires.
+    fn resolve_path(&mut self, request: &Request<'_>) -> Target {
+        self.path.clear();
+        match request.encoding {
+            Encoding::CloudFront => {
+                self.path_once.clear();
+                percent_decode_into(request.path, &mut self.path_once);
+                percent_decode_into(&self.path_once, &mut self.path);
+            }
+            Encoding::AsSent => percent_decode_into(request.path, &mut self.path),
+        }
+        if has_escape(&self.path) {
+            return Target::Rejected(Rejection::DoubleEncodedPath);
+        }
+        let Ok(path) = std::str::from_utf8(&self.path) else {
+            return Target::Rejected(Rejection::BadPath);
+        };
+        if !path.starts_with('/') {
+            return Target::Rejected(Rejection::BadPath);
+        }
+        if path.ends_with("/metalink") || path.ends_with("/mirrorlist") {
+            return Target::Countme;
+        }
+        match self.mapper.map(path) {
+            None => Target::NotAnArtifact,
+            Some(artifact) => {
+                let (kind, layout) = (artifact.kind, layout_id(artifact.layout));
+                let repository = self.strings.id(artifact.repository);
+                let package = self.strings.id(artifact.package);
+                Target::Artifact {
+                    repository,
+                    package,
+                    kind,
+                    layout,
+                }
+            }
+        }
+    }
+
+    fn count_artifact(
+        &mut self,
+        request: &Request<'_>,
+        repository: u32,
+        package: u32,
+        kind: Kind,
+        layout: u8,
+    ) {
+        let method = request.method;
+        let is_get = method == b"GET";
+        let is_head = method == b"HEAD";
+        if !is_get && !is_head {
+            return self.not_counted(NotCounted::OtherMethod);
+        }
+        let client = self.client_of(request.user_agent, request.encoding);
+        let mut counts = Counts::default();
+        let mut range_end = -1i64;
+        let mut size = None;
+        let incomplete = request.transfer_failed
+            || matches!((request.bytes_sent, request.content_length), (Some(sent), Some(length)) if sent < length);
+        match (is_head, request.status) {
+            (true, 200..=299 | 304) => counts.heads = 1,
+            (false, 200) if incomplete => counts.aborted = 1,
+            (false, 200) => {
+                counts.downloads = 1;
+                counts.bytes = request.bytes_sent.unwrap_or(0);
+                if kind.is_package() {
+                    size = request.content_length;
+                }
+            }
+            (false, 206) => {
+                counts.partials = 1;
+                if !incomplete && kind.is_package() {
+                    range_end = request
+                        .range_end
+                        .and_then(|end| i64::try_from(end).ok())
+                        .unwrap_or(-1);
+                }
+            }
+            (false, 304) => counts.not_modified = 1,
+            _ => return self.not_counted(NotCounted::OtherStatus),
+        }
+        let key = Key {
+            day: day_of(request.timestamp) as i32,
+            repository,
+            package,
+            kind,
+            client,
+            layout,
+            range_end,
+        };
+        if let Some(size) = size {
+            self.sizes.entry((repository, package)).or_insert(size);
+        }
+        self.cells.entry(key).or_default().add(&counts);
+    }
+
+    /// DNF countme: `countme=N` on a metalink/mirrorlist request, GET or HEAD, 200 or 302.
+    fn count_countme(&mut self, request: &Request<'_>, day: i32, method_ok: bool) {
+        self.query.clear();
+        match request.encoding {
+            Encoding::CloudFront => percent_decode_into(request.query, &mut self.query),
+            Encoding::AsSent => self.query.extend_from_slice(request.query),
+        }
+        let query = std::mem::take(&mut self.query);
+        let bucket = query_value(&query, b"countme").filter(|v| matches!(v, [b'1'..=b'4']));
+        if bucket.is_none() || !method_ok || !matches!(request.status, 200 | 302) {
+            self.query = query;
+            return self.not_counted(NotCounted::NotAnArtifact);
+        }
+        let mut repository = Vec::new();
+        percent_decode_into(query_value(&query, b"repo").unwrap_or(b""), &mut repository);
+        repository.push(b'/');
+        percent_decode_into(query_value(&query, b"arch").unwrap_or(b""), &mut repository);
+        let repository = String::from_utf8_lossy(&repository).into_owned();
+        let package = format!("countme={}", bucket.map_or('0', |b| char::from(b[0])));
+        self.query = query;
+        let client = self.client_of(request.user_agent, request.encoding);
+        let key = Key {
+            day,
+            repository: self.strings.id(&repository),
+            package: self.strings.id(&package),
+            kind: Kind::Countme,
+            client,
+            layout: layout_id(LayoutName::Rpmdepot),
+            range_end: -1,
+        };
+        self.cells.entry(key).or_default().downloads += 1;
+    }
+
+    /// Reads and counts every line of `reader`, keeping every cell until [`Tally::finish`].
+    pub fn read_lines<R: Read>(&mut self, reader: &mut LineReader<R>) {
+        self.read_lines_in_batches(reader, usize::MAX, &mut |_| {});
+    }
+
+    /// Reads and counts every line of `reader`; whenever more than `max_cells` cells are held
+    /// they are handed to `spill` and forgotten, so memory stays bounded however many
+    /// distinct files a log names. The rows of all batches plus those of
+    /// [`Tally::finish`] add up to the file's counts (a cell may appear in several batches).
+    pub fn read_lines_in_batches<R: Read>(
+        &mut self,
+        reader: &mut LineReader<R>,
+        max_cells: usize,
+        spill: &mut dyn FnMut(Batch),
+    ) {
+        let mut parser = LineParser::new();
+        while let Some(line) = reader.next_line() {
+            self.result.lines += 1;
+            match line {
+                Line::Complete(bytes) => match parser.parse(bytes) {
+                    Parsed::Request(request) => {
+                        self.count(&request);
+                        if self.cells.len() > max_cells {
+                            let batch = self.take_batch();
+                            self.result.spilled_downloads += batch
+                                .rows
+                                .iter()
+                                .filter(|r| r.kind != Kind::Countme)
+                                .map(|r| r.counts.downloads)
+                                .sum::<u64>();
+                            if self.strings.names.len() > MAX_INTERNED {
+                                // Cached paths hold interned ids: forget both together.
+                                self.paths = PathCache::new();
+                                self.strings = Interner::default();
+                            }
+                            spill(batch);
+                        }
+                    }
+                    Parsed::Meta => {}
+                    Parsed::Rejected(rejection) => self.reject(rejection),
+                },
+                Line::TooLong { .. } => self.reject(Rejection::LineTooLong),
+                Line::Unterminated(_) => self.reject(Rejection::UnterminatedLine),
+            }
+        }
+        if let Some(error) = reader.stream_error() {
+            self.reject(Rejection::TruncatedStream);
+            self.result.stream_error = Some(error.to_owned());
+        }
+        if self.result.format.is_none() {
+            self.result.format = parser.format();
+        }
+    }
+
+    /// The cells and sizes held now, as rows sorted by day, then by the order in which the
+    /// file first named their repository and package (deterministic for a given file).
+    fn take_batch(&mut self) -> Batch {
+        let names = &self.strings.names;
+        let mut cells: Vec<(Key, Counts)> = self.cells.drain().collect();
+        cells.sort_unstable_by_key(|(key, _)| {
+            (
+                key.day,
+                key.repository,
+                key.package,
+                key.kind,
+                key.client,
+                key.range_end,
+            )
+        });
+        let rows = cells
+            .into_iter()
+            .map(|(key, counts)| CountRow {
+                day: i64::from(key.day),
+                repository: names[key.repository as usize].to_string(),
+                package: names[key.package as usize].to_string(),
+                kind: key.kind,
+                client: key.client,
+                layout: layout_of(key.layout),
+                range_end: key.range_end,
+                counts,
+            })
+            .collect();
+        let mut sizes: Vec<((u32, u32), u64)> = self.sizes.drain().collect();
+        sizes.sort_unstable();
+        let sizes = sizes
+            .into_iter()
+            .map(|((r, p), size)| {
+                (
+                    names[r as usize].to_string(),
+                    names[p as usize].to_string(),
+                    size,
+                )
+            })
+            .collect();
+        Batch { rows, sizes }
+    }
+
+    /// The file's counts (the cells not handed out in batches).
+    pub fn finish(mut self) -> FileCounts {
+        let batch = self.take_batch();
+        self.result.rows = batch.rows;
+        self.result.sizes = batch.sizes;
+        self.result
+    }
+}
+
+/// Requests that ended in a counter, a request-level rejection or a not-counted reason:
+/// equals [`FileCounts::requests`] for every file (each request ends in exactly one place).
+pub fn requests_accounted_for(counts: &FileCounts) -> u64 {
+    let counted: u64 = counts
+        .rows
+        .iter()
+        .map(|r| {
+            let c = r.counts;
+            c.downloads + c.heads + c.not_modified + c.partials + c.aborted
+        })
+        .sum();
+    let rejected: u64 = counts
+        .rejections
+        .iter()
+        .filter(|(r, _)| r.is_about_the_request())
+        .map(|(_, n)| n)
+        .sum();
+    counted + counts.not_counted.values().sum::<u64>() + rejected
+}
+
+/// Counts a whole stream (already decompressed) with `options`.
+pub fn count_stream<R: Read>(reader: R, options: &CountOptions) -> FileCounts {
+    let mut lines = LineReader::new(reader);
+    let mut tally = Tally::new(options);
+    tally.read_lines(&mut lines);
+    tally.finish()
+}
