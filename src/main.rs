@@ -2,6 +2,9 @@
 //! All logic lives in the library crates.
 
 mod createrepo;
+mod key;
+mod sign;
+mod signer_service;
 
 use std::process::ExitCode;
 
@@ -19,6 +22,16 @@ struct Cli {
 enum Command {
     /// Create repodata for a directory of RPMs (a drop-in for createrepo_c).
     Createrepo(Box<createrepo::CreaterepoArgs>),
+    /// Manage signing keys (generate, list, export, extend, revoke).
+    Key(key::KeyArgs),
+    /// Sign RPM packages (v4 header signature, SHA-256).
+    Sign(sign::SignArgs),
+    /// Check RPM packages' header signatures.
+    Verify(sign::VerifyArgs),
+    /// Sign a repository's repodata/repomd.xml.
+    SignRepo(sign::SignRepoArgs),
+    /// The digest-only signing service.
+    Signer(signer_service::SignerArgs),
 }
 
 fn init_logging(verbosity: i8) {
@@ -61,6 +74,17 @@ fn main() -> ExitCode {
         Command::Createrepo(args) => {
             init_logging(args.verbosity());
             createrepo::run(*args)
+        }
+        command => {
+            init_logging(0);
+            match command {
+                Command::Createrepo(_) => unreachable!("handled above"),
+                Command::Key(args) => key::run(args),
+                Command::Sign(args) => sign::run_sign(args),
+                Command::Verify(args) => sign::run_verify(args),
+                Command::SignRepo(args) => sign::run_sign_repo(args),
+                Command::Signer(args) => signer_service::run(args),
+            }
         }
     };
     match result {
