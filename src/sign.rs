@@ -96,6 +96,20 @@ pub fn run_sign(args: SignArgs) -> Result<u8> {
     {
         bail!("--out-dir {} is not a directory", dir.display());
     }
+    if args.out_dir.is_some() {
+        // Two inputs with one file name would silently overwrite each other in --out-dir.
+        let mut seen = std::collections::HashSet::new();
+        for file in &args.files {
+            if let Some(name) = file.file_name()
+                && !seen.insert(name)
+            {
+                bail!(
+                    "{} appears twice among the inputs; --out-dir would keep only one",
+                    name.to_string_lossy()
+                );
+            }
+        }
+    }
     let maker = args.signing.maker(&args.key)?;
     let bar = progress_bar(args.files.len(), args.json);
     let done = AtomicU64::new(0);

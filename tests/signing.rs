@@ -424,6 +424,19 @@ fn signing_replaces_old_signatures_keeps_digests_and_fails_cleanly() {
     assert!(checksig_ok(block), "{block}");
     assert_eq!(block.matches("Signature").count(), 1, "{block}");
 
+    // two inputs with one name cannot both go to --out-dir
+    let twin = fresh_dir(&scratch.path().join("twin")).join("hello.rpm");
+    std::fs::copy(&pkg, &twin).unwrap();
+    let out = run_expecting(
+        rpmdepot(&ks)
+            .args(["sign", "--key", "a/b", "--out-dir"])
+            .arg(&out_dir)
+            .arg(&pkg)
+            .arg(&twin),
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("appears twice"));
+
     // SHA-1 is refused up front
     let out = run_expecting(
         rpmdepot(&ks)
@@ -607,7 +620,13 @@ fn dnf_installs_from_a_signed_repository_and_refuses_tampering() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(scratch.join("dnf-good/root/usr").exists() || out.status.success());
+    let installed = run_success(
+        Command::new("rpm")
+            .arg("--root")
+            .arg(scratch.join("dnf-good/root"))
+            .args(["-q", "rpmdepot-hello"]),
+    );
+    assert!(String::from_utf8_lossy(&installed.stdout).starts_with("rpmdepot-hello-1.0-1"));
 
     // A package changed after signing (same size, one payload byte flipped, metadata
     // regenerated so only the signature can catch it).
@@ -629,7 +648,10 @@ fn dnf_installs_from_a_signed_repository_and_refuses_tampering() {
         &key,
         "rpmdepot-hello",
     );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "dnf installed a tampered package");
+    assert!(text.contains("GPG check FAILED"), "{text}");
 
     // repomd.xml changed after signing.
     let bad_md = make_repo("bad-repomd");
@@ -643,5 +665,11 @@ fn dnf_installs_from_a_signed_repository_and_refuses_tampering() {
     let text = std::fs::read_to_string(&repomd).unwrap();
     std::fs::write(&repomd, text.replacen("<revision>", "<revision>1", 1)).unwrap();
     let out = dnf_install(&scratch.join("dnf-bad-md"), &bad_md, &key, "rpmdepot-hello");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "dnf accepted a tampered repomd.xml");
+    assert!(
+        text.contains("repomd.xml GPG signature verification error"),
+        "{text}"
+    );
 }

@@ -104,6 +104,18 @@ fn is_rsa(key: &openpgp::packet::Key<PublicParts, UnspecifiedRole>) -> bool {
     )
 }
 
+/// The name rpm prints for a public-key algorithm (`RSA`, `EdDSA`, …).
+#[allow(deprecated)]
+fn algorithm_name(algo: PublicKeyAlgorithm) -> String {
+    match algo {
+        PublicKeyAlgorithm::RSAEncryptSign | PublicKeyAlgorithm::RSASign => "RSA".into(),
+        PublicKeyAlgorithm::EdDSA | PublicKeyAlgorithm::Ed25519 => "EdDSA".into(),
+        PublicKeyAlgorithm::ECDSA => "ECDSA".into(),
+        PublicKeyAlgorithm::DSA => "DSA".into(),
+        other => other.to_string(),
+    }
+}
+
 /// A binary OpenPGP v4 signature packet over `data`.
 pub fn sign_bytes(
     signer: &mut dyn crypto::Signer,
@@ -291,15 +303,7 @@ pub fn verify_package(path: &Path, certs: &[Cert]) -> Result<VerifyStatus> {
                 .map_or_else(|| "(no issuer)".to_string(), |i| i.to_hex()),
         });
     };
-    let algorithm = format!(
-        "{}/{}",
-        if is_rsa(key.role_as_unspecified()) {
-            "RSA"
-        } else {
-            "EdDSA"
-        },
-        sig.hash_algo()
-    );
+    let algorithm = format!("{}/{}", algorithm_name(key.pk_algo()), sig.hash_algo());
     if sig.version() < 4 {
         return Ok(VerifyStatus::Bad {
             reason: "OpenPGP v3 signature packet (legacy, rejected by rpm-sequoia policies)".into(),
