@@ -136,6 +136,12 @@ pub struct CreaterepoArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     json: bool,
+    /// Sign repodata/repomd.xml with this key (repomd.xml.asc + repomd.xml.key) before the
+    /// new repodata replaces the old.
+    #[arg(long, value_name = "NAME")]
+    sign_key: Option<String>,
+    #[command(flatten)]
+    signing: crate::sign::SigningArgs,
     /// Only print errors.
     #[arg(short = 'q', long)]
     quiet: bool,
@@ -278,10 +284,25 @@ pub fn run(args: CreaterepoArgs) -> Result<u8> {
     } else {
         ProgressBar::hidden()
     };
-    let summary = repo_core::createrepo::run(&options, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })
+    let maker = match &args.sign_key {
+        Some(key) => Some(args.signing.maker(key)?),
+        None => None,
+    };
+    let digest = args.signing.digest()?;
+    let sign_repomd = |staged: &std::path::Path| match &maker {
+        Some(maker) => signer::sign::sign_repomd(staged, maker.as_ref(), digest)
+            .map(|_| ())
+            .map_err(|err| err.into()),
+        None => Ok(()),
+    };
+    let summary = repo_core::createrepo::run_with_hook(
+        &options,
+        &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+        &sign_repomd,
+    )
     .with_context(|| format!("createrepo {}", options.input_dir.display()))?;
     bar.finish_and_clear();
     if args.json {

@@ -3,6 +3,9 @@
 
 mod createrepo;
 mod stats;
+mod key;
+mod sign;
+mod signer_service;
 
 use std::process::ExitCode;
 
@@ -22,6 +25,16 @@ enum Command {
     Createrepo(Box<createrepo::CreaterepoArgs>),
     /// Count package downloads from CDN and mirror logs; reports.
     Stats(Box<stats::StatsArgs>),
+    /// Manage signing keys (generate, list, export, extend, revoke).
+    Key(key::KeyArgs),
+    /// Sign RPM packages (v4 header signature, SHA-256).
+    Sign(sign::SignArgs),
+    /// Check RPM packages' header signatures.
+    Verify(sign::VerifyArgs),
+    /// Sign a repository's repodata/repomd.xml.
+    SignRepo(sign::SignRepoArgs),
+    /// The digest-only signing service.
+    Signer(signer_service::SignerArgs),
 }
 
 fn init_logging(verbosity: i8) {
@@ -68,6 +81,17 @@ fn main() -> ExitCode {
         Command::Stats(args) => {
             init_logging(args.verbosity());
             stats::run(*args)
+        }
+        command => {
+            init_logging(0);
+            match command {
+                Command::Key(args) => key::run(args),
+                Command::Sign(args) => sign::run_sign(args),
+                Command::Verify(args) => sign::run_verify(args),
+                Command::SignRepo(args) => sign::run_sign_repo(args),
+                Command::Signer(args) => signer_service::run(args),
+                Command::Createrepo(_) | Command::Stats(_) => unreachable!("handled above"),
+            }
         }
     };
     match result {

@@ -676,10 +676,25 @@ fn swap_into_place(temp: &Path, out_dir: &Path) -> Result<PathBuf> {
     Ok(final_dir)
 }
 
+/// A step run on the finished temporary `repodata` directory just before it replaces the old
+/// one (e.g. signing repomd.xml); an error aborts the run and leaves the old repodata in place.
+pub type BeforeSwap<'a> =
+    &'a dyn Fn(&Path) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
 /// Runs createrepo. `progress(done, total)` is called as packages are read.
 pub fn run(
     options: &CreaterepoOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<CreaterepoSummary> {
+    run_with_hook(options, progress, &|_| Ok(()))
+}
+
+/// Runs createrepo like [`run`], calling `before_swap` with the staged repodata directory
+/// after repomd.xml is written and before the atomic swap.
+pub fn run_with_hook(
+    options: &CreaterepoOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    before_swap: BeforeSwap<'_>,
 ) -> Result<CreaterepoSummary> {
     let started = Instant::now();
     let input_dir = &options.input_dir;
@@ -1228,6 +1243,7 @@ pub fn run(
     if let Some(ts) = fixed_timestamp {
         set_mtime(&repomd_path, ts)?;
     }
+    before_swap(&temp_dir).map_err(|err| Error::BeforeSwap(err.to_string()))?;
     sync_dir(&temp_dir)?;
     let repodata_dir = swap_into_place(&temp_dir, out_dir)?;
     temp.committed = true;

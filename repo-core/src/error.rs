@@ -27,6 +27,9 @@ pub enum Error {
          (remove it if that run is dead)"
     )]
     Locked { path: PathBuf },
+    /// The step run before the swap (e.g. signing repomd.xml) failed; the old repodata stays.
+    #[error("before replacing repodata: {0}")]
+    BeforeSwap(String),
     /// Writing a SQLite database failed.
     #[error("sqlite database {path}: {source}")]
     Sqlite {
