@@ -1,7 +1,14 @@
 //! The `rpmdepot` command line: argument parsing, wiring and printing only.
 //! All logic lives in the library crates.
 
+mod content;
 mod createrepo;
+mod depot;
+mod migrate;
+mod prune;
+mod publish;
+mod repo;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -19,6 +26,26 @@ struct Cli {
 enum Command {
     /// Create repodata for a directory of RPMs (a drop-in for createrepo_c).
     Createrepo(Box<createrepo::CreaterepoArgs>),
+    /// Create, list, show or delete repositories.
+    Repo(repo::RepoArgs),
+    /// Add packages to a repository (one new version).
+    Add(content::AddArgs),
+    /// Remove packages from a repository (one new version).
+    Remove(content::RemoveArgs),
+    /// Publish a repository version (and optionally write it as a static tree).
+    Publish(publish::PublishArgs),
+    /// Serve a publication under a base path.
+    Distribute(publish::DistributeArgs),
+    /// Take over an existing repository directory.
+    Import(content::ImportArgs),
+    /// Serve distributions over HTTP.
+    Serve(serve::ServeArgs),
+    /// Remove old builds from a repository (one new version).
+    Prune(prune::PruneArgs),
+    /// Delete artifacts nothing references.
+    Gc(prune::GcArgs),
+    /// Copy every artifact to another store, verified and resumable.
+    Migrate(migrate::MigrateArgs),
 }
 
 fn init_logging(verbosity: i8) {
@@ -61,6 +88,35 @@ fn main() -> ExitCode {
         Command::Createrepo(args) => {
             init_logging(args.verbosity());
             createrepo::run(*args)
+        }
+        command => {
+            let common = match &command {
+                Command::Repo(a) => &a.common,
+                Command::Add(a) => &a.common,
+                Command::Remove(a) => &a.common,
+                Command::Publish(a) => &a.common,
+                Command::Distribute(a) => &a.common,
+                Command::Import(a) => &a.common,
+                Command::Serve(a) => &a.common,
+                Command::Prune(a) => &a.common,
+                Command::Gc(a) => &a.common,
+                Command::Migrate(a) => &a.common,
+                Command::Createrepo(_) => unreachable!("handled above"),
+            };
+            init_logging(common.verbosity());
+            match command {
+                Command::Repo(a) => repo::run(a),
+                Command::Add(a) => content::run_add(a),
+                Command::Remove(a) => content::run_remove(a),
+                Command::Publish(a) => publish::run_publish(a),
+                Command::Distribute(a) => publish::run_distribute(a),
+                Command::Import(a) => content::run_import(a),
+                Command::Serve(a) => serve::run(a),
+                Command::Prune(a) => prune::run_prune(a),
+                Command::Gc(a) => prune::run_gc(a),
+                Command::Migrate(a) => migrate::run(a),
+                Command::Createrepo(_) => unreachable!("handled above"),
+            }
         }
     };
     match result {
