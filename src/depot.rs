@@ -15,7 +15,8 @@ use serde::Serialize;
 /// Options of every content command.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Configuration file (default: ./rpmdepot.toml, else everything in ./rpmdepot-data/).
+    /// Configuration file (default: $RPMDEPOT_CONFIG, else ./rpmdepot.toml, else everything
+    /// in ./rpmdepot-data/).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Print the result as JSON on stdout.
@@ -44,7 +45,11 @@ impl Depot {
     /// Loads the configuration and opens the catalog and the store the catalog names (the
     /// configured one the first time; `migrate --switch` changes it).
     pub fn open(common: &CommonArgs) -> Result<Depot> {
-        let config = Config::load(common.config.as_deref())?;
+        let path = common
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("RPMDEPOT_CONFIG").map(PathBuf::from));
+        let config = Config::load(path.as_deref())?;
         let catalog = Catalog::open(&config.catalog)
             .with_context(|| format!("opening the catalog {}", config.catalog.display()))?;
         let url = match catalog.setting("store")? {

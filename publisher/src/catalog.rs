@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use repo_core::duplicates::{DuplicateKey, DuplicatePolicy, resolve};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -319,7 +319,9 @@ impl Catalog {
             )));
         }
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            let tx = self.connection.transaction()?;
+            let tx = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
             tx.commit()?;
@@ -367,7 +369,9 @@ impl Catalog {
             .compression
             .parse::<repo_core::Compression>()
             .map_err(|e| Error::Invalid(format!("compression: {e}")))?;
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .query_row("SELECT 1 FROM repositories WHERE name = ?1", [name], |_| {
                 Ok(true)
@@ -440,7 +444,9 @@ impl Catalog {
     /// serves one of its publications. Content and artifacts stay until `gc`.
     pub fn delete_repository(&mut self, name: &str) -> Result<()> {
         let repo = self.repository(name)?;
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let served: Option<String> = tx
             .query_row(
                 "SELECT d.name FROM distributions d JOIN publications p ON p.id = d.publication_id
@@ -486,6 +492,14 @@ impl Catalog {
             .into_iter()
             .find(|v| v.number == number)
             .ok_or_else(|| Error::Invalid(format!("{repository} has no version {number}")))
+    }
+
+    fn latest_in(tx: &Connection, repository_id: i64) -> Result<i64> {
+        Ok(tx.query_row(
+            "SELECT MAX(number) FROM versions WHERE repository_id = ?1",
+            [repository_id],
+            |r| r.get(0),
+        )?)
     }
 
     fn content_in(tx: &Connection, repository_id: i64, number: i64) -> Result<Vec<ContentUnit>> {
@@ -552,7 +566,8 @@ impl Catalog {
         if added.is_empty() && removed.is_empty() {
             return Ok(None); // like Pulp: a change that changes nothing makes no version
         }
-        let number = repo.latest_version + 1;
+        // Read inside the (immediate) transaction: concurrent writers get distinct numbers.
+        let number = Catalog::latest_in(tx, repo.id)? + 1;
         let created = now();
         tx.execute(
             "INSERT INTO versions (repository_id, number, created, added, removed) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -590,8 +605,11 @@ impl Catalog {
         packages: &[NewPackage],
     ) -> Result<Option<RepoVersion>> {
         let repo = self.repository(repository)?;
-        let tx = self.connection.transaction()?;
-        let current = Catalog::content_in(&tx, repo.id, repo.latest_version)?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest = Catalog::latest_in(&tx, repo.id)?;
+        let current = Catalog::content_in(&tx, repo.id, latest)?;
         let mut new_units = Vec::new();
         for package in packages {
             let unit = &package.unit;
@@ -668,8 +686,11 @@ impl Catalog {
         specs: &[String],
     ) -> Result<Option<RepoVersion>> {
         let repo = self.repository(repository)?;
-        let tx = self.connection.transaction()?;
-        let current = Catalog::content_in(&tx, repo.id, repo.latest_version)?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest = Catalog::latest_in(&tx, repo.id)?;
+        let current = Catalog::content_in(&tx, repo.id, latest)?;
         let mut removed = Vec::new();
         for spec in specs {
             let matching: Vec<i64> = current
@@ -679,8 +700,7 @@ impl Catalog {
                 .collect();
             if matching.is_empty() {
                 return Err(Error::Invalid(format!(
-                    "{repository} version {} has no package {spec}",
-                    repo.latest_version
+                    "{repository} version {latest} has no package {spec}"
                 )));
             }
             removed.extend(matching);
@@ -695,7 +715,9 @@ impl Catalog {
     /// Removes packages by id as one new version (pruning).
     pub fn remove_units(&mut self, repository: &str, ids: &[i64]) -> Result<Option<RepoVersion>> {
         let repo = self.repository(repository)?;
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = Catalog::new_version(&tx, &repo, &[], ids)?;
         tx.commit()?;
         Ok(version)
@@ -706,7 +728,9 @@ impl Catalog {
     /// many versions were dropped.
     pub fn drop_old_versions(&mut self, repository: &str) -> Result<i64> {
         let repo = self.repository(repository)?;
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let served: Option<i64> = tx.query_row(
             "SELECT MIN(p.version) FROM distributions d JOIN publications p ON p.id = d.publication_id
              WHERE p.repository_id = ?1",
@@ -750,7 +774,9 @@ impl Catalog {
         revision: &str,
         files: &[PublishedFile],
     ) -> Result<Publication> {
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let created = now();
         tx.execute(
             "INSERT INTO publications (repository_id, version, created, layout, compression, checksum, signing_key, revision)
@@ -890,7 +916,9 @@ impl Catalog {
             return Err(Error::Invalid(format!("bad base path {base_path:?}")));
         }
         self.publication(publication)?;
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut statement =
                 tx.prepare("SELECT name, base_path FROM distributions WHERE name != ?1")?;
@@ -1015,7 +1043,9 @@ impl Catalog {
     /// Forgets packages no repository holds any more and the artifact rows of `digests`
     /// (which the caller has checked are unreferenced).
     pub fn forget_artifacts(&mut self, digests: &[String]) -> Result<usize> {
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "DELETE FROM packages WHERE id NOT IN (SELECT package_id FROM repository_content)",
             [],
@@ -1076,7 +1106,9 @@ impl Catalog {
 
     /// Marks tree files as no longer published (at `when`, unless already marked).
     pub fn retire_tree_files(&mut self, target: &str, paths: &[String], when: i64) -> Result<()> {
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for path in paths {
             tx.execute(
                 "UPDATE tree_files SET retired = ?3
@@ -1108,7 +1140,9 @@ impl Catalog {
 
     /// Records digests as verified at a migration destination.
     pub fn record_migrated(&mut self, destination: &str, digests: &[String]) -> Result<()> {
-        let tx = self.connection.transaction()?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for digest in digests {
             tx.execute(
                 "INSERT OR REPLACE INTO migrated (destination, sha256, verified) VALUES (?1, ?2, ?3)",

@@ -334,6 +334,8 @@ pub struct TreeReport {
     pub retired: usize,
     /// Retired files deleted now (older than the grace period).
     pub deleted: usize,
+    /// Leftovers of killed uploads removed.
+    pub incomplete_removed: usize,
     /// Milliseconds spent.
     pub elapsed_ms: u64,
 }
@@ -403,6 +405,8 @@ pub fn materialize(
         .collect();
     // Record what arrived even when something failed, so a re-run skips it.
     let mut first_error = None;
+    let copied: std::collections::HashSet<&str> =
+        todo.iter().map(|f| f.relative_path.as_str()).collect();
     catalog.in_transaction(|catalog| {
         for (file, result) in todo.iter().zip(results) {
             match result {
@@ -410,6 +414,12 @@ pub fn materialize(
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }
+            }
+        }
+        // Files already there are live again even if an earlier publish retired them.
+        for file in files.iter().filter(|f| !is_index(&f.relative_path)) {
+            if !copied.contains(file.relative_path.as_str()) {
+                catalog.record_tree_file(&target_id, file)?;
             }
         }
         Ok(())
@@ -447,6 +457,8 @@ pub fn materialize(
             report.deleted += 1;
         }
     }
+    // Leftovers of killed publishes (never under a final name) go after the same delay.
+    report.incomplete_removed = tree.sweep_incomplete(retain_old)?;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
