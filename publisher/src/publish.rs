@@ -26,6 +26,17 @@ use crate::catalog::{
 use crate::error::{Error, Result};
 use crate::store::{BlobStore, PrefixedStore, PutOutcome, artifact_key, sha256_of_file};
 
+/// Concurrent transfers to or from a store: uploads wait on the network (S3) or on fsync, not
+/// on the CPU, so they get more threads than there are cores.
+pub const TRANSFER_THREADS: usize = 8;
+
+fn transfer_pool() -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(TRANSFER_THREADS)
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start {TRANSFER_THREADS} workers: {e}")))
+}
+
 /// Signs repomd.xml for a publication; implemented with the signer crate. The publisher only
 /// places what it returns: `repodata/repomd.xml.asc` and `repodata/repomd.xml.key`.
 pub trait MetadataSigner: Send + Sync {
@@ -134,14 +145,16 @@ pub fn add_files(
     catalog.repository(repository)?;
     let done = AtomicU64::new(0);
     let total = files.len() as u64;
-    let results: Vec<Result<(NewPackage, bool)>> = files
-        .par_iter()
-        .map(|path| {
-            let result = ingest(store, path);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            result
-        })
-        .collect();
+    let results: Vec<Result<(NewPackage, bool)>> = transfer_pool()?.install(|| {
+        files
+            .par_iter()
+            .map(|path| {
+                let result = ingest(store, path);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                result
+            })
+            .collect()
+    });
     let mut packages = Vec::new();
     let mut added = Vec::new();
     let mut refused = Vec::new();
@@ -395,14 +408,15 @@ pub fn materialize(
     report.unchanged = files.len() - index.len() - todo.len();
     let done = AtomicU64::new(0);
     let total = todo.len() as u64;
-    let results: Vec<Result<()>> = todo
-        .par_iter()
-        .map(|file| {
-            let result = copy_into(content, &tree, file);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            result
-        })
-        .collect();
+    let results: Vec<Result<()>> = transfer_pool()?.install(|| {
+        todo.par_iter()
+            .map(|file| {
+                let result = copy_into(content, &tree, file);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                result
+            })
+            .collect()
+    });
     // Record what arrived even when something failed, so a re-run skips it.
     let mut first_error = None;
     let copied: std::collections::HashSet<&str> =
