@@ -1,11 +1,18 @@
 //! The `rpmdepot` command line: argument parsing, wiring and printing only.
 //! All logic lives in the library crates.
 
+mod content;
 mod createrepo;
-mod stats;
+mod depot;
 mod key;
+mod migrate;
+mod prune;
+mod publish;
+mod repo;
+mod serve;
 mod sign;
 mod signer_service;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -35,6 +42,26 @@ enum Command {
     SignRepo(sign::SignRepoArgs),
     /// The digest-only signing service.
     Signer(signer_service::SignerArgs),
+    /// Create, list, show or delete repositories.
+    Repo(repo::RepoArgs),
+    /// Add packages to a repository (one new version).
+    Add(content::AddArgs),
+    /// Remove packages from a repository (one new version).
+    Remove(content::RemoveArgs),
+    /// Publish a repository version (and optionally write it as a static tree).
+    Publish(publish::PublishArgs),
+    /// Serve a publication under a base path.
+    Distribute(publish::DistributeArgs),
+    /// Take over an existing repository directory.
+    Import(content::ImportArgs),
+    /// Serve distributions over HTTP.
+    Serve(serve::ServeArgs),
+    /// Remove old builds from a repository (one new version).
+    Prune(prune::PruneArgs),
+    /// Delete artifacts nothing references.
+    Gc(prune::GcArgs),
+    /// Copy every artifact to another store, verified and resumable.
+    Migrate(migrate::MigrateArgs),
 }
 
 fn init_logging(verbosity: i8) {
@@ -82,16 +109,65 @@ fn main() -> ExitCode {
             init_logging(args.verbosity());
             stats::run(*args)
         }
-        command => {
+        Command::Key(args) => {
             init_logging(0);
-            match command {
-                Command::Key(args) => key::run(args),
-                Command::Sign(args) => sign::run_sign(args),
-                Command::Verify(args) => sign::run_verify(args),
-                Command::SignRepo(args) => sign::run_sign_repo(args),
-                Command::Signer(args) => signer_service::run(args),
-                Command::Createrepo(_) | Command::Stats(_) => unreachable!("handled above"),
-            }
+            key::run(args)
+        }
+        Command::Sign(args) => {
+            init_logging(0);
+            sign::run_sign(args)
+        }
+        Command::Verify(args) => {
+            init_logging(0);
+            sign::run_verify(args)
+        }
+        Command::SignRepo(args) => {
+            init_logging(0);
+            sign::run_sign_repo(args)
+        }
+        Command::Signer(args) => {
+            init_logging(0);
+            signer_service::run(args)
+        }
+        Command::Repo(a) => {
+            init_logging(a.common.verbosity());
+            repo::run(a)
+        }
+        Command::Add(a) => {
+            init_logging(a.common.verbosity());
+            content::run_add(a)
+        }
+        Command::Remove(a) => {
+            init_logging(a.common.verbosity());
+            content::run_remove(a)
+        }
+        Command::Publish(a) => {
+            init_logging(a.common.verbosity());
+            publish::run_publish(a)
+        }
+        Command::Distribute(a) => {
+            init_logging(a.common.verbosity());
+            publish::run_distribute(a)
+        }
+        Command::Import(a) => {
+            init_logging(a.common.verbosity());
+            content::run_import(a)
+        }
+        Command::Serve(a) => {
+            init_logging(a.common.verbosity());
+            serve::run(a)
+        }
+        Command::Prune(a) => {
+            init_logging(a.common.verbosity());
+            prune::run_prune(a)
+        }
+        Command::Gc(a) => {
+            init_logging(a.common.verbosity());
+            prune::run_gc(a)
+        }
+        Command::Migrate(a) => {
+            init_logging(a.common.verbosity());
+            migrate::run(a)
         }
     };
     match result {

@@ -1281,6 +1281,149 @@ pub fn run_with_hook(
     })
 }
 
+/// A package whose metadata is already rendered (with its final location href), as a
+/// publisher keeps it: [`write_repodata`] writes it without reading the package again.
+#[derive(Debug, Clone)]
+pub struct RenderedPackage {
+    /// The location href written in the fragments; it also places metadata block boundaries.
+    pub location_href: String,
+    /// The rendered primary, filelists and other documents.
+    pub fragments: Arc<Fragments>,
+}
+
+/// Options of [`write_repodata`].
+#[derive(Debug, Clone)]
+pub struct RepodataOptions {
+    /// Checksum of the metadata files and repomd.xml.
+    pub checksum: ChecksumType,
+    /// Compression of primary, filelists and other.
+    pub compression: Compression,
+    /// `<revision>` of repomd.xml.
+    pub revision: String,
+    /// Timestamp of every record and file (deterministic output); `None`: the files' mtimes.
+    pub timestamp: Option<i64>,
+    /// Also write filelists-ext (the fragments must carry it).
+    pub filelists_ext: bool,
+}
+
+/// Writes `primary`, `filelists`, `other` (named `<checksum>-<kind>.xml<suffix>`) and then
+/// `repomd.xml` into the existing directory `dir`, from packages in the order given. The
+/// caller orders the packages and resolves duplicates; it also moves the files into place.
+/// Returns the repomd document that was written.
+pub fn write_repodata(
+    dir: &Path,
+    packages: &[RenderedPackage],
+    options: &RepodataOptions,
+) -> Result<Repomd> {
+    let mut kinds = vec![
+        MetadataKind::Primary,
+        MetadataKind::Filelists,
+        MetadataKind::Other,
+    ];
+    if options.filelists_ext {
+        kinds.push(MetadataKind::FilelistsExt);
+    }
+    let suffix = options.compression.suffix();
+    let codec = BlockCodec::for_compression(options.compression);
+    let no_cache = HashMap::new();
+    let count = packages.len();
+    let checksum = options.checksum;
+    let documents: Vec<Result<PendingFile>> = std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut writers = Vec::new();
+        for &kind in &kinds {
+            let (tx, rx) = sync_channel::<Feed>(BLOCK_CHANNEL_DEPTH);
+            senders.push(tx);
+            let path = dir.join(format!("{}.xml{suffix}", kind.name()));
+            let no_cache = &no_cache;
+            writers.push(scope.spawn(move || -> Result<PendingFile> {
+                let stats = match codec {
+                    Some(codec) => {
+                        let blocks = BlockReuse {
+                            cached: no_cache,
+                            store: None,
+                        };
+                        write_block_document(&path, kind, count, rx, codec, checksum, blocks)?.0
+                    }
+                    None => write_document(&path, kind, count, rx, options.compression, checksum)?,
+                };
+                Ok(PendingFile {
+                    kind: kind.name().to_owned(),
+                    path,
+                    stats,
+                })
+            }));
+        }
+        let mut block: Vec<Arc<Fragments>> = Vec::new();
+        let mut block_bytes = 0usize;
+        for (index, package) in packages.iter().enumerate() {
+            let fragments = &package.fragments;
+            block_bytes +=
+                fragments.primary().len() + fragments.filelists().len() + fragments.other().len();
+            block.push(Arc::clone(fragments));
+            if index + 1 == count
+                || block_bytes >= MAX_BLOCK_BYTES
+                || ends_block(&package.location_href)
+            {
+                let key: Arc<str> = Arc::from(index.to_string());
+                let packages = Arc::new(std::mem::take(&mut block));
+                for tx in &senders {
+                    let _ = tx.send(Feed::Block {
+                        key: Arc::clone(&key),
+                        packages: Arc::clone(&packages),
+                    });
+                }
+                block_bytes = 0;
+            }
+        }
+        drop(senders);
+        writers
+            .into_iter()
+            .map(|h| h.join().expect("metadata writer thread panicked"))
+            .collect()
+    });
+    let mut repomd = Repomd {
+        revision: options.revision.clone(),
+        ..Repomd::default()
+    };
+    for document in documents {
+        let file = document?;
+        let name = file
+            .path
+            .file_name()
+            .expect("metadata files have names")
+            .to_string_lossy()
+            .into_owned();
+        let final_name = format!("{}-{name}", file.stats.checksum);
+        let final_path = dir.join(&final_name);
+        fs::rename(&file.path, &final_path).map_err(|e| Error::io(&file.path, e))?;
+        let timestamp = match options.timestamp {
+            Some(ts) => {
+                set_mtime(&final_path, ts)?;
+                ts
+            }
+            None => file_mtime(&final_path)?,
+        };
+        repomd.records.push(RepomdRecord {
+            kind: file.kind,
+            location_href: format!("repodata/{final_name}"),
+            checksum_type: checksum,
+            stats: file.stats,
+            timestamp,
+        });
+    }
+    repomd.sort_records();
+    let repomd_path = dir.join("repomd.xml");
+    let mut repomd_file = MetadataFile::create(&repomd_path, Compression::None, checksum)?;
+    repomd_file.write_all(repomd.render().as_bytes())?;
+    repomd_file.finish()?;
+    if let Some(ts) = options.timestamp {
+        set_mtime(&repomd_path, ts)?;
+    }
+    sync_dir(dir)?;
+    Ok(repomd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1347,6 +1490,66 @@ mod tests {
         options.cachedir = Some(dir.path().join("other-cache"));
         run(&options, &|_, _| {}).unwrap();
         assert_eq!(updated, fs::read(repo.join("repodata/repomd.xml")).unwrap());
+    }
+
+    #[test]
+    fn repodata_from_rendered_packages_matches_a_createrepo_run() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/rpms");
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        fs::create_dir(&repo).unwrap();
+        let mut names: Vec<String> = fs::read_dir(&fixtures)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rpm"))
+            .collect();
+        names.sort();
+        for name in &names {
+            fs::copy(fixtures.join(name), repo.join(name)).unwrap();
+        }
+        let mut options = CreaterepoOptions::new(&repo);
+        options.revision = Some("7".into());
+        options.set_timestamp_to_revision = true;
+        options.duplicated_nevra = DuplicatePolicy::KeepAll;
+        run(&options, &|_, _| {}).unwrap();
+        let expected = fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap();
+
+        let mut packages = Vec::new();
+        for name in &names {
+            let path = repo.join(name);
+            let source = PackageSource {
+                path: &path,
+                location_href: name,
+                location_base: None,
+            };
+            let record =
+                read_package(&source, ChecksumType::Sha256, ChangelogLimit::Newest(10)).unwrap();
+            packages.push(RenderedPackage {
+                location_href: name.clone(),
+                fragments: Arc::new(Fragments::render(&record, false, "").unwrap()),
+            });
+        }
+        let out = dir.path().join("published");
+        fs::create_dir(&out).unwrap();
+        let repomd = write_repodata(
+            &out,
+            &packages,
+            &RepodataOptions {
+                checksum: ChecksumType::Sha256,
+                compression: Compression::Zstd,
+                revision: "7".into(),
+                timestamp: Some(7),
+                filelists_ext: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(repomd.records.len(), 3);
+        assert_eq!(
+            fs::read_to_string(out.join("repomd.xml")).unwrap(),
+            expected
+        );
     }
 
     #[test]

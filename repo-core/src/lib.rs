@@ -27,7 +27,10 @@ pub mod xml;
 
 pub use checksum::ChecksumType;
 pub use compress::Compression;
-pub use createrepo::{CreaterepoOptions, CreaterepoSummary, Retention};
+pub use createrepo::{
+    CreaterepoOptions, CreaterepoSummary, RenderedPackage, RepodataOptions, Retention,
+    write_repodata,
+};
 pub use duplicates::DuplicatePolicy;
 pub use error::{Error, Result};
 pub use record::{ChangelogLimit, PackageRecord};
