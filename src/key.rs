@@ -22,6 +22,15 @@ pub struct KeystoreArgs {
 }
 
 impl KeystoreArgs {
+    /// Uses `dir` (rpmdepot.toml's keystore) when neither --keystore nor RPMDEPOT_KEYSTORE
+    /// names one.
+    pub fn default_dir(&mut self, dir: PathBuf) {
+        let from_env = std::env::var_os("RPMDEPOT_KEYSTORE").is_some_and(|d| !d.is_empty());
+        if self.keystore.is_none() && !from_env {
+            self.keystore = Some(dir);
+        }
+    }
+
     /// The keystore directory.
     pub fn dir(&self) -> Result<PathBuf> {
         if let Some(dir) = &self.keystore {

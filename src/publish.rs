@@ -3,11 +3,12 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use publisher::config::parse_duration;
-use publisher::publish::{materialize, publish};
+use publisher::publish::{MetadataSigner, materialize, publish};
 use publisher::store::open_store;
 use serde::Serialize;
 
 use crate::depot::{CommonArgs, Depot, print, progress_bar};
+use crate::sign::SigningArgs;
 
 #[derive(Debug, Args)]
 #[command(disable_version_flag = true)]
@@ -26,8 +27,34 @@ pub struct PublishArgs {
     /// Point this distribution (base path = its name) at the new publication.
     #[arg(long, value_name = "NAME")]
     distribute: Option<String>,
+    /// Where the repository's signing key is (default keystore: rpmdepot.toml's `keystore`).
+    #[command(flatten)]
+    signing: SigningArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Signs repomd.xml with the key the repository names, from the keystore or signing service
+/// the command line chooses.
+struct RepomdSigner<'a> {
+    signing: &'a SigningArgs,
+}
+
+impl MetadataSigner for RepomdSigner<'_> {
+    fn sign_repomd(&self, key_name: &str, repomd_xml: &[u8]) -> publisher::Result<Vec<u8>> {
+        let failed = |e: anyhow::Error| publisher::Error::Signing(format!("key {key_name}: {e:#}"));
+        let maker = self.signing.maker(key_name).map_err(failed)?;
+        let digest = self.signing.digest().map_err(failed)?;
+        let mut signer = maker.crypto_signer().map_err(|e| failed(e.into()))?;
+        signer::sign::sign_detached_armored(signer.as_mut(), repomd_xml, digest)
+            .map_err(|e| failed(e.into()))
+    }
+
+    fn public_key(&self, key_name: &str) -> publisher::Result<Vec<u8>> {
+        let failed = |e: anyhow::Error| publisher::Error::Signing(format!("key {key_name}: {e:#}"));
+        let maker = self.signing.maker(key_name).map_err(failed)?;
+        signer::key::armored_public(maker.cert()).map_err(|e| failed(e.into()))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -72,16 +99,19 @@ fn split_target(target: &str) -> Result<(String, String)> {
     }
 }
 
-pub fn run_publish(args: PublishArgs) -> Result<u8> {
+pub fn run_publish(mut args: PublishArgs) -> Result<u8> {
     let mut depot = Depot::open(&args.common)?;
     let scratch = depot.config.scratch.clone();
-    // Signing comes from the signer crate; until it is wired in, signed repositories refuse.
+    args.signing.default_keystore(depot.config.keystore.clone());
+    let signer = RepomdSigner {
+        signing: &args.signing,
+    };
     let report = publish(
         &mut depot.catalog,
         depot.store.as_ref(),
         &args.repo,
         args.version,
-        None,
+        Some(&signer),
         &scratch,
     )
     .with_context(|| format!("publishing {}", args.repo))?;

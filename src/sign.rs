@@ -27,6 +27,11 @@ pub struct SigningArgs {
 }
 
 impl SigningArgs {
+    /// Uses `dir` as the keystore unless the command line or environment names one.
+    pub fn default_keystore(&mut self, dir: PathBuf) {
+        self.store.default_dir(dir);
+    }
+
     /// The digest algorithm.
     pub fn digest(&self) -> Result<DigestAlgo> {
         Ok(self.digest.parse()?)

@@ -787,3 +787,99 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A repository with a signing key is published with `repomd.xml.asc` and `repomd.xml.key`
+/// made with the key from the keystore rpmdepot.toml names: gpg accepts the signature, and dnf
+/// with `gpgcheck=1 repo_gpgcheck=1` installs from the published tree.
+#[test]
+fn a_signed_repository_publishes_repomd_that_gpg_and_dnf_accept() {
+    if !tools_available(&["gpg", "dnf", "rpm"]) {
+        return;
+    }
+    let depot = Depot::new(None);
+    let config = depot.path().join("rpmdepot.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("keystore = \"keys\"\n{text}")).unwrap();
+    let keystore = depot.path().join("keys");
+    run_success(
+        Command::new(RPMDEPOT)
+            .args([
+                "key",
+                "generate",
+                "--name",
+                "owner/project",
+                "--no-passphrase",
+            ])
+            .args(["--host", "example.org"])
+            .env("RPMDEPOT_KEYSTORE", &keystore)
+            .env_remove("RPMDEPOT_PASSPHRASE"),
+    );
+    depot.json(&["repo", "create", REPO, "--signing-key", "owner/project"]);
+    let files = fixture_rpms();
+    let mut args = vec!["add".to_owned(), REPO.to_owned()];
+    args.extend(args_of(&files));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    depot.json(&args);
+    let tree = depot.path().join("www");
+    let to = format!("file://{}", tree.display());
+    let mut publish = depot.cmd(&["publish", REPO, "--to", &to]);
+    publish
+        .env_remove("RPMDEPOT_KEYSTORE")
+        .env_remove("RPMDEPOT_PASSPHRASE");
+    run_success(&mut publish);
+
+    let repodata = tree.join("repodata");
+    let (xml, asc, key) = (
+        repodata.join("repomd.xml"),
+        repodata.join("repomd.xml.asc"),
+        repodata.join("repomd.xml.key"),
+    );
+    let gnupg = fresh_dir(&depot.path().join("gnupg"));
+    run_success(
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(&gnupg)
+            .args(["--batch", "--import"])
+            .arg(&key),
+    );
+    let verify = |data: &Path| {
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(&gnupg)
+            .args(["--batch", "--verify"])
+            .arg(&asc)
+            .arg(data)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(verify(&xml), "gpg rejects the published repomd.xml.asc");
+    let mut bytes = std::fs::read(&xml).unwrap();
+    bytes[20] ^= 1;
+    let tampered = depot.path().join("repomd-tampered.xml");
+    std::fs::write(&tampered, &bytes).unwrap();
+    assert!(!verify(&tampered), "gpg accepts a changed repomd.xml");
+
+    let scratch = depot.path().join("dnf");
+    let dnf_conf = scratch.join("dnf.conf");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(
+        &dnf_conf,
+        format!(
+            "[main]\nreposdir=/dev/null\ncachedir={}\n\n[published]\nname=published\n\
+             baseurl=file://{}\ngpgcheck=0\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
+            scratch.join("cache").display(),
+            tree.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let root = fresh_dir(&scratch.join("root"));
+    let mut dnf = Command::new("dnf");
+    dnf.arg(format!("--config={}", dnf_conf.display()))
+        .arg(format!("--installroot={}", root.display()))
+        .args(["--releasever=1", "--repo=published", "-y", "--nodocs"])
+        .args(["--setopt=install_weak_deps=0", "install", "rpmdepot-hello"]);
+    run_success(&mut dnf);
+}

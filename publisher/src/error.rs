@@ -70,6 +70,9 @@ pub enum Error {
         source: repo_core::Error,
     },
     /// Metadata could not be written.
+    /// The signer could not sign a publication's repomd.xml.
+    #[error("signing repomd.xml: {0}")]
+    Signing(String),
     #[error("repodata: {0}")]
     Repodata(#[from] repo_core::Error),
     /// A configuration file is not valid.
