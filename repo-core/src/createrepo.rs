@@ -320,7 +320,7 @@ const COMPACTION_SLACK: u64 = if cfg!(test) { 0 } else { 64 << 20 };
 const CHANNEL_DEPTH: usize = 256;
 
 /// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
-const BLOCK_CHANNEL_DEPTH: usize = 2;
+const BLOCK_CHANNEL_DEPTH: usize = 1;
 
 /// Free memory goes back to the system after this many blocks (see [`crate::memory`]).
 const TRIM_EVERY_BLOCKS: usize = 16;
@@ -446,13 +446,41 @@ fn write_block_document(
     Ok((file.finish()?, compressed, reused))
 }
 
-/// A package after pass 1: identity in memory, metadata in a fragment file.
+/// A package after pass 1: identity in memory, metadata in a fragment file. One is held per
+/// package until the end of the run, so it keeps its path only once when, as usual, the
+/// location href is the relative path.
 struct PreparedPackage {
-    relative_path: String,
+    /// The path relative to the repository, when it differs from the location href
+    /// (`--location-prefix`).
+    own_relative_path: Option<String>,
     identity: CachedIdentity,
     location: FragmentLocation,
     /// Read in this run (false: reused from a cache).
     fresh: bool,
+}
+
+impl PreparedPackage {
+    fn new(
+        relative_path: &str,
+        identity: CachedIdentity,
+        location: FragmentLocation,
+        fresh: bool,
+    ) -> PreparedPackage {
+        let own_relative_path =
+            (relative_path != identity.location_href).then(|| relative_path.to_owned());
+        PreparedPackage {
+            own_relative_path,
+            identity,
+            location,
+            fresh,
+        }
+    }
+
+    fn relative_path(&self) -> &str {
+        self.own_relative_path
+            .as_deref()
+            .unwrap_or(&self.identity.location_href)
+    }
 }
 
 /// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it into
@@ -478,12 +506,12 @@ fn prepare_package(
             stat == Some((cached.size, cached.mtime))
         };
         if unchanged {
-            return Ok(PreparedPackage {
-                relative_path: task.relative_path.clone(),
-                identity: cached.clone(),
-                location: entry.location.clone(),
-                fresh: false,
-            });
+            return Ok(PreparedPackage::new(
+                &task.relative_path,
+                cached.clone(),
+                entry.location.clone(),
+                false,
+            ));
         }
     }
     let source = PackageSource {
@@ -500,18 +528,19 @@ fn prepare_package(
         String::new()
     };
     let fragments = Fragments::render(&record, options.filelists_ext, &record_json)?;
-    Ok(PreparedPackage {
-        relative_path: task.relative_path.clone(),
-        identity: CachedIdentity {
+    let location = writer.write(&fragments)?;
+    Ok(PreparedPackage::new(
+        &task.relative_path,
+        CachedIdentity {
             size: record.size_package,
             mtime: record.time_file,
             nevra: record.nevra(),
             time_build: record.time_build,
             location_href: record.location_href,
         },
-        location: writer.write(&fragments)?,
-        fresh: true,
-    })
+        location,
+        true,
+    ))
 }
 
 /// Opens the package cache; a broken cache is recreated, and a cache that cannot be written at
@@ -925,7 +954,7 @@ pub fn run_with_hook(
         kinds.push(MetadataKind::FilelistsExt);
     }
     let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
-    let present: Vec<&str> = prepared.iter().map(|p| p.relative_path.as_str()).collect();
+    let present: Vec<&str> = prepared.iter().map(|p| p.relative_path()).collect();
     type Batch = Arc<Fragments>;
     let block_cache = cache.as_mut().filter(|_| codec.is_some());
     let (documents, database_result, feed_result, store_result) = std::thread::scope(|scope| {
@@ -1024,7 +1053,7 @@ pub fn run_with_hook(
                 if let Some(compacted) = &compacted {
                     let location = compacted.write(&fragments)?;
                     moved.push((
-                        package.relative_path.clone(),
+                        package.relative_path().to_owned(),
                         package.identity.clone(),
                         location,
                     ));
@@ -1041,7 +1070,7 @@ pub fn run_with_hook(
                 block_key.update(
                     format!(
                         "{}\0{}\0{}\0{}\n",
-                        package.relative_path,
+                        package.relative_path(),
                         identity.size,
                         identity.mtime,
                         identity.location_href
@@ -1054,7 +1083,7 @@ pub fn run_with_hook(
                 block.push(fragments);
                 if Some(index) == last_kept
                     || block_bytes >= MAX_BLOCK_BYTES
-                    || ends_block(&package.relative_path)
+                    || ends_block(package.relative_path())
                 {
                     let key = std::mem::replace(&mut block_key, ChecksumType::Sha256.hasher());
                     let key: Arc<str> = Arc::from(key.finish_hex());
@@ -1094,21 +1123,20 @@ pub fn run_with_hook(
     if let Some(cache) = cache.as_mut() {
         // Fresh packages point at this run's fragment files; after a compaction every entry
         // points at the compacted file.
-        let changed: Vec<(String, CachedIdentity, FragmentLocation)> = if compact {
-            moved
-        } else {
-            prepared
-                .iter()
-                .filter(|p| p.fresh)
-                .map(|p| {
+        // Streamed, not collected: a cold run stores every package, and a copy of all their
+        // identities at once was the run's peak memory.
+        let changed: Box<dyn Iterator<Item = (String, CachedIdentity, FragmentLocation)>> =
+            if compact {
+                Box::new(moved.into_iter())
+            } else {
+                Box::new(prepared.iter().filter(|p| p.fresh).map(|p| {
                     (
-                        p.relative_path.clone(),
+                        p.relative_path().to_owned(),
                         p.identity.clone(),
                         p.location.clone(),
                     )
-                })
-                .collect()
-        };
+                }))
+            };
         let result = cache
             .update(changed, &present)
             .and_then(|()| cache.remove_unreferenced_fragment_files());
