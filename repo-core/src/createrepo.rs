@@ -789,8 +789,10 @@ pub fn run_with_hook(
                 if let Some(cache) = &cache {
                     match cache.load() {
                         Ok(entries) => {
-                            previous_paths = Some(entries.keys().cloned().collect());
-                            known.extend(entries);
+                            if recycle {
+                                previous_paths = Some(entries.keys().cloned().collect());
+                            }
+                            known = entries;
                         }
                         Err(err) => tracing::warn!("ignoring the package cache: {err}"),
                     }
