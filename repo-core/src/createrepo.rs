@@ -672,6 +672,46 @@ fn keep_additional_metadata(
     Ok(())
 }
 
+/// Gives a finished metadata file its final name in its directory (prefixed with its checksum
+/// when `unique`), sets its mtime to `timestamp` when one is fixed, and returns its repomd.xml
+/// record.
+fn place_metadata_file(
+    file: PendingFile,
+    unique: bool,
+    timestamp: Option<i64>,
+    checksum: ChecksumType,
+) -> Result<RepomdRecord> {
+    let name = file
+        .path
+        .file_name()
+        .expect("metadata files have names")
+        .to_string_lossy()
+        .into_owned();
+    let final_name = if unique {
+        format!("{}-{name}", file.stats.checksum)
+    } else {
+        name
+    };
+    let final_path = file.path.with_file_name(&final_name);
+    if final_path != file.path {
+        fs::rename(&file.path, &final_path).map_err(|e| Error::io(&file.path, e))?;
+    }
+    let timestamp = match timestamp {
+        Some(ts) => {
+            set_mtime(&final_path, ts)?;
+            ts
+        }
+        None => file_mtime(&final_path)?,
+    };
+    Ok(RepomdRecord {
+        kind: file.kind,
+        location_href: format!("repodata/{final_name}"),
+        checksum_type: checksum,
+        stats: file.stats,
+        timestamp,
+    })
+}
+
 fn sync_dir(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|dir| dir.sync_all())
@@ -1230,35 +1270,12 @@ pub fn run_with_hook(
         records: Vec::new(),
     };
     for file in pending {
-        let name = file
-            .path
-            .file_name()
-            .expect("metadata files have names")
-            .to_string_lossy()
-            .into_owned();
-        let final_name = if options.unique_md_filenames {
-            format!("{}-{name}", file.stats.checksum)
-        } else {
-            name
-        };
-        let final_path = temp_dir.join(&final_name);
-        if final_path != file.path {
-            fs::rename(&file.path, &final_path).map_err(|e| Error::io(&file.path, e))?;
-        }
-        let timestamp = match fixed_timestamp {
-            Some(ts) => {
-                set_mtime(&final_path, ts)?;
-                ts
-            }
-            None => file_mtime(&final_path)?,
-        };
-        repomd.records.push(RepomdRecord {
-            kind: file.kind,
-            location_href: format!("repodata/{final_name}"),
-            checksum_type: repomd_checksum,
-            stats: file.stats,
-            timestamp,
-        });
+        repomd.records.push(place_metadata_file(
+            file,
+            options.unique_md_filenames,
+            fixed_timestamp,
+            repomd_checksum,
+        )?);
     }
     if options.update && options.keep_all_metadata {
         keep_additional_metadata(out_dir, &temp_dir, options, fixed_timestamp, &mut repomd)?;
@@ -1417,30 +1434,12 @@ pub fn write_repodata(
         ..Repomd::default()
     };
     for document in documents {
-        let file = document?;
-        let name = file
-            .path
-            .file_name()
-            .expect("metadata files have names")
-            .to_string_lossy()
-            .into_owned();
-        let final_name = format!("{}-{name}", file.stats.checksum);
-        let final_path = dir.join(&final_name);
-        fs::rename(&file.path, &final_path).map_err(|e| Error::io(&file.path, e))?;
-        let timestamp = match options.timestamp {
-            Some(ts) => {
-                set_mtime(&final_path, ts)?;
-                ts
-            }
-            None => file_mtime(&final_path)?,
-        };
-        repomd.records.push(RepomdRecord {
-            kind: file.kind,
-            location_href: format!("repodata/{final_name}"),
-            checksum_type: checksum,
-            stats: file.stats,
-            timestamp,
-        });
+        repomd.records.push(place_metadata_file(
+            document?,
+            true,
+            options.timestamp,
+            checksum,
+        )?);
     }
     repomd.sort_records();
     let repomd_path = dir.join("repomd.xml");
