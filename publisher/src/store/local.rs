@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::{BlobStore, ObjectInfo, ObjectReader, check_key, hex};
+use super::{BlobStore, ObjectInfo, ObjectReader, check_body, check_key};
 use crate::error::{Error, Result};
 
 /// Files under a root directory.
@@ -154,23 +154,7 @@ impl BlobStore for LocalStore {
                 .map_err(|e| Error::io(&temp.path, e))?;
             written += n as u64;
         }
-        if written != size {
-            return Err(Error::SizeMismatch {
-                key: key.to_owned(),
-                expected: size,
-                actual: written,
-            });
-        }
-        let actual = hex(&hasher.finalize());
-        if let Some(expected) = sha256
-            && expected != actual
-        {
-            return Err(Error::ChecksumMismatch {
-                key: key.to_owned(),
-                expected: expected.to_owned(),
-                actual,
-            });
-        }
+        check_body(key, size, written, sha256, hasher)?;
         let file = writer
             .into_inner()
             .map_err(|e| Error::io(&temp.path, e.into_error()))?;

@@ -174,15 +174,36 @@ pub fn sha256_of_file(path: &Path) -> Result<(String, u64)> {
     sha256_of_reader(&mut file).map_err(|e| Error::io(path, e))
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
+/// Checks what a put read from its body (by either backend) against the announced size and digest.
+pub(crate) fn check_body(
+    key: &str,
+    size: u64,
+    actual_size: u64,
+    sha256: Option<&str>,
+    hasher: Sha256,
+) -> Result<()> {
+    if actual_size != size {
+        return Err(Error::SizeMismatch {
+            key: key.to_owned(),
+            expected: size,
+            actual: actual_size,
+        });
     }
-    out
+    let actual = hex(&hasher.finalize());
+    if let Some(expected) = sha256
+        && expected != actual
+    {
+        return Err(Error::ChecksumMismatch {
+            key: key.to_owned(),
+            expected: expected.to_owned(),
+            actual,
+        });
+    }
+    Ok(())
 }
+
+/// Lowercase hex of `bytes` (repo-core's, so digests print the same everywhere).
+pub use repo_core::checksum::hex;
 
 /// Opens a store from its URL: `file:///absolute/path` or `s3://bucket[/prefix]` (endpoint,
 /// region and credentials from the standard AWS environment variables).

@@ -19,7 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use sha2::{Digest, Sha256};
 
-use super::{BlobStore, ObjectInfo, ObjectReader, check_key, hex};
+use super::{BlobStore, ObjectInfo, ObjectReader, check_body, check_key};
 use crate::error::{Error, Result};
 
 /// Bodies larger than this are uploaded in parts.
@@ -371,34 +371,6 @@ impl S3Store {
         }
         result
     }
-}
-
-/// Checks what was read from a put's body against the announced size and digest.
-fn check_body(
-    key: &str,
-    size: u64,
-    actual_size: u64,
-    sha256: Option<&str>,
-    hasher: Sha256,
-) -> Result<()> {
-    if actual_size != size {
-        return Err(Error::SizeMismatch {
-            key: key.to_owned(),
-            expected: size,
-            actual: actual_size,
-        });
-    }
-    let actual = hex(&hasher.finalize());
-    if let Some(expected) = sha256
-        && expected != actual
-    {
-        return Err(Error::ChecksumMismatch {
-            key: key.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        });
-    }
-    Ok(())
 }
 
 fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(err: &E) -> bool {
