@@ -173,8 +173,56 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("rpmdepot: error: {err:#}");
+            eprintln!("rpmdepot: error: {}", error_chain(&err));
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and its causes joined by ": ", like anyhow's `{:#}`, but without repeating a
+/// cause whose text the message before it already ends with: the library errors print their
+/// source themselves (`{path}: {source}`) and also expose it as the source.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !out.is_empty() && out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "output directory does not exist",
+        );
+        let err = Err::<(), _>(repo_core::Error::io("out", io))
+            .context("createrepo corpus")
+            .unwrap_err();
+        assert_eq!(
+            error_chain(&err),
+            "createrepo corpus: out: output directory does not exist"
+        );
+    }
+
+    #[test]
+    fn causes_with_their_own_text_are_all_kept() {
+        let err = Err::<(), _>(anyhow::anyhow!("inner"))
+            .context("middle")
+            .context("outer")
+            .unwrap_err();
+        assert_eq!(error_chain(&err), "outer: middle: inner");
     }
 }

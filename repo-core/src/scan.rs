@@ -14,12 +14,24 @@ pub struct PackageTask {
     pub full_path: PathBuf,
     /// Path relative to the repository root, as written in `location href`.
     pub relative_path: String,
-    /// File name (the primary sort key).
-    pub filename: String,
-    /// Directory part (the secondary sort key).
-    pub dir: String,
     /// (size, mtime) seen by the directory walk, so an update need not stat again.
     pub stat: Option<(u64, i64)>,
+}
+
+impl PackageTask {
+    /// File name (the primary sort key).
+    pub fn filename(&self) -> &str {
+        self.relative_path
+            .rsplit_once('/')
+            .map_or(self.relative_path.as_str(), |(_, name)| name)
+    }
+
+    /// Directory part of the relative path, empty at the root (the secondary sort key).
+    pub fn dir(&self) -> &str {
+        self.relative_path
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+    }
 }
 
 /// GLib `GPatternSpec` matching: `*` is any run of characters (also `/`), `?` is one.
@@ -113,10 +125,8 @@ pub fn walk(root: &Path, excludes: &[String], skip_symlinks: bool) -> Result<Vec
             };
             tasks.push(PackageTask {
                 stat,
-                dir: dir.to_string_lossy().into_owned(),
                 full_path: path,
                 relative_path: relative,
-                filename,
             });
         }
     }
@@ -129,18 +139,10 @@ pub fn from_list(root: &Path, paths: &[String], excludes: &[String]) -> Vec<Pack
     let mut tasks: Vec<PackageTask> = paths
         .iter()
         .filter(|path| !excluded(path, excludes))
-        .map(|path| {
-            let (dir, filename) = match path.rfind('/') {
-                Some(slash) if slash > 0 => (&path[..slash], &path[slash + 1..]),
-                _ => ("", path.as_str()),
-            };
-            PackageTask {
-                stat: None,
-                full_path: root.join(path),
-                relative_path: path.clone(),
-                filename: filename.to_owned(),
-                dir: dir.to_owned(),
-            }
+        .map(|path| PackageTask {
+            stat: None,
+            full_path: root.join(path),
+            relative_path: path.clone(),
         })
         .collect();
     sort_tasks(&mut tasks);
@@ -149,7 +151,7 @@ pub fn from_list(root: &Path, paths: &[String], excludes: &[String]) -> Vec<Pack
 
 /// createrepo_c's package order: by file name, then by directory (byte order).
 pub fn sort_tasks(tasks: &mut [PackageTask]) {
-    tasks.sort_by(|a, b| (&a.filename, &a.dir).cmp(&(&b.filename, &b.dir)));
+    tasks.sort_by(|a, b| (a.filename(), a.dir()).cmp(&(b.filename(), b.dir())));
 }
 
 /// Reads a `--pkglist` file: one path per line, surrounding whitespace and empty lines ignored.
