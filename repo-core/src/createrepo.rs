@@ -329,7 +329,7 @@ const TRIM_EVERY_BLOCKS: usize = 16;
 const TRIM_EVERY_PACKAGES: u64 = 512;
 
 /// Writes one metadata document as a single stream (xz, bz2 or uncompressed: codecs without
-/// block assembly) from the fragments arriving in package order.
+/// block assembly) from the blocks arriving in package order.
 fn write_document(
     path: &Path,
     kind: MetadataKind,
@@ -340,23 +340,72 @@ fn write_document(
 ) -> Result<FileStats> {
     let mut file = MetadataFile::create(path, compression, checksum)?;
     file.write_all(kind.header(count).as_bytes())?;
+    let mut text = BlockText::default();
     for Feed::Block { packages, .. } in feed {
-        for package in packages.iter() {
-            file.write_all(fragment_of(package, kind))?;
-        }
+        file.write_all(text.gather(&packages, kind)?)?;
     }
     file.write_all(kind.footer().as_bytes())?;
     file.finish()
 }
 
-fn fragment_of(package: &Fragments, kind: MetadataKind) -> &[u8] {
-    match kind {
-        MetadataKind::Primary => package.primary(),
-        MetadataKind::Filelists => package.filelists(),
-        MetadataKind::Other => package.other(),
-        MetadataKind::FilelistsExt => package
-            .filelists_ext()
-            .expect("filelists-ext fragments are rendered when the run writes them"),
+/// One package's metadata as the feeder hands it to the document writers.
+enum PackageText {
+    /// Rendered and in memory.
+    Loaded(Arc<Fragments>),
+    /// In a fragment file: each writer reads only its own document's part, so a block in
+    /// flight costs memory once per document instead of all documents' text per writer.
+    Stored(FragmentLocation),
+}
+
+impl PackageText {
+    /// Bytes of `kind`'s text.
+    fn text_len(&self, kind: MetadataKind) -> usize {
+        match self {
+            PackageText::Loaded(fragments) => fragments.text_of(kind).len(),
+            PackageText::Stored(location) => location.text_len(kind),
+        }
+    }
+
+    /// Bytes of primary, filelists and other text.
+    fn documents_len(&self) -> usize {
+        match self {
+            PackageText::Loaded(fragments) => {
+                fragments.primary().len() + fragments.filelists().len() + fragments.other().len()
+            }
+            PackageText::Stored(location) => location.documents_len(),
+        }
+    }
+}
+
+/// A document writer's view of one block: its document's text of every package, in one
+/// buffer that is reused from block to block.
+#[derive(Default)]
+struct BlockText {
+    reader: FragmentReader,
+    buf: Vec<u8>,
+}
+
+impl BlockText {
+    /// Keeps at most this much buffer between blocks; a bigger block's buffer is given back.
+    const KEPT_CAPACITY: usize = 512 << 10;
+
+    /// The text of `kind` for `packages`, concatenated.
+    fn gather(&mut self, packages: &[PackageText], kind: MetadataKind) -> Result<&[u8]> {
+        self.buf.clear();
+        self.buf.shrink_to(Self::KEPT_CAPACITY);
+        let len: usize = packages.iter().map(|p| p.text_len(kind)).sum();
+        self.buf.reserve_exact(len);
+        for package in packages {
+            match package {
+                PackageText::Loaded(fragments) => {
+                    self.buf.extend_from_slice(fragments.text_of(kind));
+                }
+                PackageText::Stored(location) => {
+                    self.reader.read_text_into(location, kind, &mut self.buf)?;
+                }
+            }
+        }
+        Ok(&self.buf)
     }
 }
 
@@ -366,7 +415,7 @@ enum Feed {
         /// Names the block by its packages' identities (see the cache).
         key: Arc<str>,
         /// The packages' metadata.
-        packages: Arc<Vec<Arc<Fragments>>>,
+        packages: Arc<Vec<PackageText>>,
     },
 }
 
@@ -415,22 +464,22 @@ fn write_block_document(
     )?;
     let (mut compressed, mut reused) = (0, 0);
     let document = format!("{}.{}", kind.name(), codec.name());
+    let mut text = BlockText::default();
     for Feed::Block { key, packages } in feed {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(packages.len());
         let key = (document.clone(), key.to_string());
+        let block_text = text.gather(&packages, kind)?;
         // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
             Some(block) => {
-                file.append_parts(packages.iter().map(|p| fragment_of(p, kind)), block)?;
+                file.append_parts([block_text], block)?;
                 reused += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::Used(key.0, key.1));
                 }
             }
             None => {
-                parts.extend(packages.iter().map(|p| fragment_of(p, kind)));
-                let block = CompressedBlock::from_parts(codec, &parts, false)?;
-                file.append_parts(parts.drain(..), &block)?;
+                let block = CompressedBlock::from_parts(codec, &[block_text], false)?;
+                file.append_parts([block_text], &block)?;
                 compressed += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::New(key.0, key.1, block));
@@ -1082,7 +1131,10 @@ pub fn run_with_hook(
                 )
             });
             let mut moved = Vec::new();
-            let mut block: Vec<Arc<Fragments>> = Vec::new();
+            // The feeder reads a package's text only for the sqlite writer or a compaction;
+            // otherwise the document writers read their own parts.
+            let needs_text = db_tx.is_some() || compacted.is_some();
+            let mut block: Vec<PackageText> = Vec::new();
             let mut block_key = ChecksumType::Sha256.hasher();
             let mut block_bytes = 0usize;
             let mut blocks_sent = 0usize;
@@ -1091,9 +1143,13 @@ pub fn run_with_hook(
                 if !keep && compacted.is_none() {
                     continue;
                 }
-                let fragments = Arc::new(reader.read(&package.location)?);
-                if let Some(compacted) = &compacted {
-                    let location = compacted.write(&fragments)?;
+                let fragments = if needs_text {
+                    Some(Arc::new(reader.read(&package.location)?))
+                } else {
+                    None
+                };
+                if let (Some(compacted), Some(fragments)) = (&compacted, &fragments) {
+                    let location = compacted.write(fragments)?;
                     moved.push((
                         package.relative_path().to_owned(),
                         package.identity.clone(),
@@ -1103,8 +1159,8 @@ pub fn run_with_hook(
                 if !keep {
                     continue;
                 }
-                if let Some(tx) = &db_tx {
-                    let _ = tx.send(Arc::clone(&fragments));
+                if let (Some(tx), Some(fragments)) = (&db_tx, &fragments) {
+                    let _ = tx.send(Arc::clone(fragments));
                 }
                 // A block is named by its packages' identities: the same files give the same
                 // text, so --update can take the compressed block from the cache.
@@ -1119,10 +1175,12 @@ pub fn run_with_hook(
                     )
                     .as_bytes(),
                 );
-                block_bytes += fragments.primary().len()
-                    + fragments.filelists().len()
-                    + fragments.other().len();
-                block.push(fragments);
+                let text = match fragments {
+                    Some(fragments) => PackageText::Loaded(fragments),
+                    None => PackageText::Stored(package.location.clone()),
+                };
+                block_bytes += text.documents_len();
+                block.push(text);
                 if Some(index) == last_kept
                     || block_bytes >= MAX_BLOCK_BYTES
                     || ends_block(package.relative_path())
@@ -1401,13 +1459,12 @@ pub fn write_repodata(
                 })
             }));
         }
-        let mut block: Vec<Arc<Fragments>> = Vec::new();
+        let mut block: Vec<PackageText> = Vec::new();
         let mut block_bytes = 0usize;
         for (index, package) in packages.iter().enumerate() {
-            let fragments = &package.fragments;
-            block_bytes +=
-                fragments.primary().len() + fragments.filelists().len() + fragments.other().len();
-            block.push(Arc::clone(fragments));
+            let text = PackageText::Loaded(Arc::clone(&package.fragments));
+            block_bytes += text.documents_len();
+            block.push(text);
             if index + 1 == count
                 || block_bytes >= MAX_BLOCK_BYTES
                 || ends_block(&package.location_href)

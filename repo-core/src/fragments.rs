@@ -116,6 +116,11 @@ impl Fragments {
         self.part(3)
     }
 
+    /// The text of `kind`'s document (empty when the run did not render it).
+    pub fn text_of(&self, kind: MetadataKind) -> &[u8] {
+        self.part(part_index(kind)).unwrap_or_default()
+    }
+
     /// The full record, parsed back from JSON.
     pub fn record(&self) -> Result<PackageRecord> {
         serde_json::from_slice(self.part(4).unwrap_or_default())
@@ -125,6 +130,16 @@ impl Fragments {
 
 /// Marks an absent part (no filelists-ext) in [`FragmentLocation::lengths`].
 const ABSENT: u32 = u32::MAX;
+
+/// Where `kind`'s text sits among a package's parts.
+fn part_index(kind: MetadataKind) -> usize {
+    match kind {
+        MetadataKind::Primary => 0,
+        MetadataKind::Filelists => 1,
+        MetadataKind::Other => 2,
+        MetadataKind::FilelistsExt => 3,
+    }
+}
 
 /// Where one package's fragments are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +153,33 @@ pub struct FragmentLocation {
 }
 
 impl FragmentLocation {
+    /// Bytes of primary, filelists and other text: what a block's size is counted in.
+    pub fn documents_len(&self) -> usize {
+        self.lengths[..3]
+            .iter()
+            .filter(|&&l| l != ABSENT)
+            .map(|&l| l as usize)
+            .sum()
+    }
+
+    /// Bytes of `kind`'s text (0 when absent).
+    pub fn text_len(&self, kind: MetadataKind) -> usize {
+        self.part_range(part_index(kind)).map_or(0, |(_, len)| len)
+    }
+
+    /// File offset and length of part `index`, if present.
+    fn part_range(&self, index: usize) -> Option<(u64, usize)> {
+        if self.lengths[index] == ABSENT {
+            return None;
+        }
+        let before: u64 = self.lengths[..index]
+            .iter()
+            .filter(|&&l| l != ABSENT)
+            .map(|&l| u64::from(l))
+            .sum();
+        Some((self.offset + before, self.lengths[index] as usize))
+    }
+
     /// Bytes the fragments occupy.
     pub fn total_len(&self) -> u64 {
         self.lengths
@@ -267,6 +309,30 @@ impl FragmentReader {
             lengths: location.lengths,
         })
     }
+
+    /// Appends the text of `kind` at `location` to `buf` with one read of just that part, so
+    /// a document writer never holds the other documents' text.
+    pub fn read_text_into(
+        &mut self,
+        location: &FragmentLocation,
+        kind: MetadataKind,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let Some((offset, len)) = location.part_range(part_index(kind)) else {
+            return Ok(());
+        };
+        let path = location.file.as_path();
+        if !self.open.contains_key(&location.file) {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            self.open.insert(Arc::clone(&location.file), file);
+        }
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        self.open[&location.file]
+            .read_exact_at(&mut buf[start..], offset)
+            .map_err(|e| Error::io(path, e))
+    }
 }
 
 #[cfg(test)]
@@ -291,5 +357,32 @@ mod tests {
         assert_eq!(text, "4,2,0,-,2");
         assert_eq!(FragmentLocation::parse_lengths(&text), Some(la.lengths));
         assert_eq!(FragmentLocation::parse_lengths("1,2"), None);
+    }
+
+    #[test]
+    fn one_document_text_is_read_without_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = FragmentWriter::new(dir.path(), "run", 1);
+        let a = Fragments::new("<p1/>", "<f1/>", "<o1/>", None, "{}").unwrap();
+        let b = Fragments::new("<p2/>", "<f2/>", "<o2/>", Some("<e2/>"), "{}").unwrap();
+        let (la, lb) = (writer.write(&a).unwrap(), writer.write(&b).unwrap());
+        writer.finish().unwrap();
+        assert_eq!(la.documents_len(), 15);
+        assert_eq!(lb.text_len(MetadataKind::FilelistsExt), 5);
+        assert_eq!(la.text_len(MetadataKind::FilelistsExt), 0);
+        let mut reader = FragmentReader::default();
+        for kind in [
+            MetadataKind::Primary,
+            MetadataKind::Filelists,
+            MetadataKind::Other,
+            MetadataKind::FilelistsExt,
+        ] {
+            let mut buf = b"prefix".to_vec();
+            reader.read_text_into(&la, kind, &mut buf).unwrap();
+            reader.read_text_into(&lb, kind, &mut buf).unwrap();
+            let expected = [&b"prefix"[..], a.text_of(kind), b.text_of(kind)].concat();
+            assert_eq!(buf, expected, "{kind:?}");
+        }
+        assert_eq!(b.text_of(MetadataKind::FilelistsExt), b"<e2/>");
     }
 }
