@@ -5,7 +5,6 @@
 //! addresses, so later runs read unchanged packages' metadata back with one `pread` each and
 //! nothing is copied twice. Must not: decide which packages are current (the cache does).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -284,10 +283,11 @@ impl FragmentWriter {
     }
 }
 
-/// Reads fragments back, keeping the files it opened.
+/// Reads fragments back, keeping the files it opened (a run has a few: one per worker and
+/// run, so a list beats hashing the path on every read).
 #[derive(Default)]
 pub struct FragmentReader {
-    open: HashMap<Arc<PathBuf>, File>,
+    open: Vec<(Arc<PathBuf>, File)>,
 }
 
 impl FragmentReader {
@@ -296,11 +296,7 @@ impl FragmentReader {
     pub fn read(&mut self, location: &FragmentLocation) -> Result<Fragments> {
         use std::os::unix::fs::FileExt;
         let path = location.file.as_path();
-        if !self.open.contains_key(&location.file) {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            self.open.insert(Arc::clone(&location.file), file);
-        }
-        let file = &self.open[&location.file];
+        let file = self.file(location)?;
         let mut bytes = vec![0u8; location.total_len() as usize];
         file.read_exact_at(&mut bytes, location.offset)
             .map_err(|e| Error::io(path, e))?;
@@ -323,15 +319,30 @@ impl FragmentReader {
             return Ok(());
         };
         let path = location.file.as_path();
-        if !self.open.contains_key(&location.file) {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            self.open.insert(Arc::clone(&location.file), file);
-        }
+        let file = self.file(location)?;
         let start = buf.len();
         buf.resize(start + len, 0);
-        self.open[&location.file]
-            .read_exact_at(&mut buf[start..], offset)
+        file.read_exact_at(&mut buf[start..], offset)
             .map_err(|e| Error::io(path, e))
+    }
+
+    /// The open file `location` points into, opened on first use.
+    fn file(&mut self, location: &FragmentLocation) -> Result<&File> {
+        let wanted = &location.file;
+        // Locations loaded from the cache share one path per file: compare pointers first.
+        let found = (self.open.iter())
+            .position(|(path, _)| Arc::ptr_eq(path, wanted))
+            .or_else(|| self.open.iter().position(|(path, _)| path == wanted));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                let file =
+                    File::open(wanted.as_path()).map_err(|e| Error::io(wanted.as_path(), e))?;
+                self.open.push((Arc::clone(wanted), file));
+                self.open.len() - 1
+            }
+        };
+        Ok(&self.open[index].1)
     }
 }
 

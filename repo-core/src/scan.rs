@@ -32,6 +32,14 @@ impl PackageTask {
             .rsplit_once('/')
             .map_or("", |(dir, _)| dir)
     }
+
+    /// (file name, directory), split once.
+    fn sort_key(&self) -> (&str, &str) {
+        match self.relative_path.rsplit_once('/') {
+            Some((dir, name)) => (name, dir),
+            None => (self.relative_path.as_str(), ""),
+        }
+    }
 }
 
 /// GLib `GPatternSpec` matching: `*` is any run of characters (also `/`), `?` is one.
@@ -151,7 +159,32 @@ pub fn from_list(root: &Path, paths: &[String], excludes: &[String]) -> Vec<Pack
 
 /// createrepo_c's package order: by file name, then by directory (byte order).
 pub fn sort_tasks(tasks: &mut [PackageTask]) {
-    tasks.sort_by(|a, b| (a.filename(), a.dir()).cmp(&(b.filename(), b.dir())));
+    // Keys are split once per task, not once per comparison.
+    let mut keyed: Vec<((&str, &str), usize)> = tasks
+        .iter()
+        .enumerate()
+        .map(|(index, task)| (task.sort_key(), index))
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.into_iter().map(|(_, index)| index).collect();
+    apply_order(tasks, order);
+}
+
+/// Moves `items[order[i]]` to position `i` (`order` is a permutation), cycle by cycle.
+fn apply_order<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut position = start;
+        loop {
+            // The element that belongs at `position` is still where it started.
+            let source = order[position];
+            order[position] = position;
+            if source == start {
+                break;
+            }
+            items.swap(position, source);
+            position = source;
+        }
+    }
 }
 
 /// Reads a `--pkglist` file: one path per line, surrounding whitespace and empty lines ignored.
@@ -180,6 +213,21 @@ mod tests {
             !glob_matches("[ab]", "a"),
             "brackets are literal in GPatternSpec"
         );
+    }
+
+    #[test]
+    fn an_order_is_applied_as_a_permutation() {
+        for order in [
+            vec![2, 0, 1],
+            vec![0, 1, 2],
+            vec![1, 0, 3, 2],
+            vec![3, 2, 0, 1],
+        ] {
+            let mut items: Vec<usize> = (0..order.len()).map(|i| i * 10).collect();
+            let expected: Vec<usize> = order.iter().map(|&i| i * 10).collect();
+            apply_order(&mut items, order);
+            assert_eq!(items, expected);
+        }
     }
 
     #[test]
