@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::artifact::{Kind, Layout, LayoutName, PathMapper};
 use crate::client::ClientClass;
@@ -108,8 +109,9 @@ impl Counts {
 pub struct CountRow {
     /// Days since 1970-01-01 (UTC).
     pub day: i64,
-    pub repository: String,
-    pub package: String,
+    /// Shared with every other row (and size) of the file that names it.
+    pub repository: Arc<str>,
+    pub package: Arc<str>,
     pub kind: Kind,
     pub client: ClientClass,
     pub layout: LayoutName,
@@ -154,7 +156,7 @@ pub struct FileCounts {
     /// Rows sorted by their key.
     pub rows: Vec<CountRow>,
     /// Sizes of package files seen in completed GET 200 responses.
-    pub sizes: Vec<(String, String, u64)>,
+    pub sizes: Vec<(Arc<str>, Arc<str>, u64)>,
     /// Downloads in batches already handed out by [`Tally::read_lines_in_batches`].
     pub spilled_downloads: u64,
 }
@@ -180,7 +182,7 @@ impl FileCounts {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub rows: Vec<CountRow>,
-    pub sizes: Vec<(String, String, u64)>,
+    pub sizes: Vec<(Arc<str>, Arc<str>, u64)>,
 }
 
 /// Distinct cells a tally holds before it hands them out as a [`Batch`].
@@ -215,10 +217,11 @@ struct Key {
     range_end: i64,
 }
 
+/// Names by id; a name is allocated once and shared by the rows that carry it.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    ids: FastMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
 }
 
 impl Interner {
@@ -228,8 +231,9 @@ impl Interner {
             return id;
         }
         let id = self.names.len() as u32;
-        self.names.push(text.into());
-        self.ids.insert(text.into(), id);
+        let name: Arc<str> = text.into();
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, id);
         id
     }
 }
@@ -652,8 +656,8 @@ impl Tally {
             .into_iter()
             .map(|(key, counts)| CountRow {
                 day: i64::from(key.day),
-                repository: names[key.repository as usize].to_string(),
-                package: names[key.package as usize].to_string(),
+                repository: Arc::clone(&names[key.repository as usize]),
+                package: Arc::clone(&names[key.package as usize]),
                 kind: key.kind,
                 client: key.client,
                 layout: layout_of(key.layout),
@@ -667,8 +671,8 @@ impl Tally {
             .into_iter()
             .map(|((r, p), size)| {
                 (
-                    names[r as usize].to_string(),
-                    names[p as usize].to_string(),
+                    Arc::clone(&names[r as usize]),
+                    Arc::clone(&names[p as usize]),
                     size,
                 )
             })
