@@ -6,7 +6,7 @@
 //! fields than the header names is a rejection (a line cut short).
 
 use crate::record::{Encoding, Rejection, Request};
-use crate::text::{parse_status, parse_u64};
+use crate::text::{BytePositions, parse_status, parse_u64};
 use crate::time::{DAY, parse_clock, parse_day};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn parse<'a>(
     let mut start = 0usize;
     let mut index = 0usize;
     let slot_of = &columns.slot_of[..];
-    for tab in memchr::memchr_iter(b'\t', line) {
+    for tab in BytePositions::new(line, b'\t') {
         if let Some(&slot) = slot_of.get(index)
             && slot != UNUSED
         {
