@@ -239,17 +239,29 @@ impl Interner {
 }
 
 const AGENT_CACHE_LIMIT: usize = 16_384;
-/// Slots of the path cache (a power of two).
-const PATH_CACHE_SLOTS: usize = 1 << 17;
+/// Paths the path cache holds (a power of two).
+const PATH_CACHE_ENTRIES: usize = 1 << 17;
+/// Entries per set of the path cache.
+const PATH_CACHE_WAYS: usize = 4;
+const PATH_CACHE_SETS: usize = PATH_CACHE_ENTRIES / PATH_CACHE_WAYS;
 /// Repository and package names kept across batches (then forgotten with the path cache).
 const MAX_INTERNED: usize = 100_000;
 
-/// Raw path → what it resolved to, direct-mapped on a 128-bit fingerprint of the path and
-/// its encoding: fixed memory, no allocation, a slot is simply overwritten on collision.
-/// Two different paths would have to agree on two independent 64-bit hashes to be confused.
+/// Raw path → what it resolved to, keyed by a 128-bit fingerprint of the path and its
+/// encoding: fixed memory, no allocation. Set associative with least-recently-used
+/// replacement within a set, so a popular path is not pushed out by one rare path that
+/// happens to share its slot (a direct-mapped cache resolved a third of all lines again on
+/// logs naming about as many distinct files as it has slots). Two different paths would
+/// have to agree on two independent 64-bit hashes to be confused.
 struct PathCache {
-    slots: Box<[Option<(Fingerprint, Target)>]>,
+    sets: Box<[PathSet]>,
 }
+
+/// One set, most recently used first; aligned so that a lookup touches as few cache lines
+/// as possible.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct PathSet([Option<(Fingerprint, Target)>; PATH_CACHE_WAYS]);
 
 /// Two independent 64-bit hashes of a path.
 type Fingerprint = (u64, u64);
@@ -257,7 +269,7 @@ type Fingerprint = (u64, u64);
 impl PathCache {
     fn new() -> Self {
         PathCache {
-            slots: vec![None; PATH_CACHE_SLOTS].into_boxed_slice(),
+            sets: vec![PathSet([None; PATH_CACHE_WAYS]); PATH_CACHE_SETS].into_boxed_slice(),
         }
     }
 
@@ -276,16 +288,29 @@ impl PathCache {
     }
 
     #[inline]
-    fn get(&self, fingerprint: Fingerprint) -> Option<Target> {
-        match self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] {
-            Some((stored, target)) if stored == fingerprint => Some(target),
-            _ => None,
-        }
+    fn set_of(&mut self, fingerprint: Fingerprint) -> &mut PathSet {
+        &mut self.sets[fingerprint.0 as usize & (PATH_CACHE_SETS - 1)]
     }
 
+    /// The cached target; a hit moves the path to the front of its set.
+    #[inline]
+    fn get(&mut self, fingerprint: Fingerprint) -> Option<Target> {
+        let set = &mut self.set_of(fingerprint).0;
+        let way = set
+            .iter()
+            .position(|entry| matches!(entry, Some((stored, _)) if *stored == fingerprint))?;
+        let entry = set[way];
+        set.copy_within(0..way, 1);
+        set[0] = entry;
+        entry.map(|(_, target)| target)
+    }
+
+    /// Adds a path not in the cache, dropping the least recently used of its set.
     #[inline]
     fn insert(&mut self, fingerprint: Fingerprint, target: Target) {
-        self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] = Some((fingerprint, target));
+        let set = &mut self.set_of(fingerprint).0;
+        set.copy_within(0..PATH_CACHE_WAYS - 1, 1);
+        set[0] = Some((fingerprint, target));
     }
 }
 
