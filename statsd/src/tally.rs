@@ -5,7 +5,7 @@
 //! a file's repositories and packages have been seen). Must not touch the database.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -206,7 +206,7 @@ impl Default for CountOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     day: i32,
     repository: u32,
@@ -215,6 +215,31 @@ struct Key {
     client: ClientClass,
     layout: u8,
     range_end: i64,
+}
+
+impl Key {
+    /// Day, repository, package, kind and client packed so that comparing the numbers
+    /// compares the fields in that order.
+    #[inline]
+    fn packed(&self) -> u128 {
+        let day = (self.day as u32) ^ (1 << 31);
+        u128::from(day) << 96
+            | u128::from(self.repository) << 64
+            | u128::from(self.package) << 32
+            | u128::from(self.kind as u8) << 8
+            | u128::from(self.client as u8)
+    }
+}
+
+impl Hash for Key {
+    // Three words instead of seven fields, four of them narrower than a word.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let packed = self.packed();
+        state.write_u64((packed >> 64) as u64);
+        state.write_u64(packed as u64 | u64::from(self.layout) << 16);
+        state.write_i64(self.range_end);
+    }
 }
 
 /// Names by id; a name is allocated once and shared by the rows that carry it.
@@ -667,16 +692,7 @@ impl Tally {
     fn take_batch(&mut self) -> Batch {
         let names = &self.strings.names;
         let mut cells: Vec<(Key, Counts)> = self.cells.drain().collect();
-        cells.sort_unstable_by_key(|(key, _)| {
-            (
-                key.day,
-                key.repository,
-                key.package,
-                key.kind,
-                key.client,
-                key.range_end,
-            )
-        });
+        cells.sort_unstable_by_key(|(key, _)| (key.packed(), key.range_end, key.layout));
         let rows = cells
             .into_iter()
             .map(|(key, counts)| CountRow {
