@@ -243,24 +243,41 @@ impl Hash for Key {
 }
 
 /// Names by id; a name is allocated once and shared by the rows that carry it.
+///
+/// Looked up by the name's [`Fingerprint`], so a lookup reads the table only, never the
+/// stored name (that read was a cache miss of its own on logs naming many files).
 #[derive(Debug, Default)]
 struct Interner {
-    ids: FastMap<Arc<str>, u32>,
+    ids: FastMap<Fingerprint, u32>,
     names: Vec<Arc<str>>,
 }
 
 impl Interner {
     #[inline]
     fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        let name: Arc<str> = text.into();
-        self.names.push(Arc::clone(&name));
-        self.ids.insert(name, id);
-        id
+        let names = &mut self.names;
+        *self
+            .ids
+            .entry(fingerprint(text.as_bytes(), 3))
+            .or_insert_with(|| {
+                names.push(text.into());
+                (names.len() - 1) as u32
+            })
     }
+}
+
+/// Two independent 64-bit hashes of some bytes and a tag saying what they are. Two
+/// different inputs would have to agree on both to be confused.
+type Fingerprint = (u64, u64);
+
+#[inline]
+fn fingerprint(bytes: &[u8], tag: u64) -> Fingerprint {
+    let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
+    first.write(bytes);
+    let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
+    second.write(bytes);
+    second.write_u64(bytes.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    (first.finish(), second.finish().rotate_left(17) ^ first.0)
 }
 
 const AGENT_CACHE_LIMIT: usize = 16_384;
@@ -288,9 +305,6 @@ struct PathCache {
 #[repr(align(64))]
 struct PathSet([Option<(Fingerprint, Target)>; PATH_CACHE_WAYS]);
 
-/// Two independent 64-bit hashes of a path.
-type Fingerprint = (u64, u64);
-
 impl PathCache {
     fn new() -> Self {
         PathCache {
@@ -304,12 +318,7 @@ impl PathCache {
             Encoding::CloudFront => 1,
             Encoding::AsSent => 2,
         };
-        let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
-        first.write(path);
-        let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
-        second.write(path);
-        second.write_u64(path.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
-        (first.finish(), second.finish().rotate_left(17) ^ first.0)
+        fingerprint(path, tag)
     }
 
     #[inline]
