@@ -701,7 +701,7 @@ impl Tally {
     fn take_batch(&mut self) -> Batch {
         let names = &self.strings.names;
         let mut cells: Vec<(Key, Counts)> = self.cells.drain().collect();
-        cells.sort_unstable_by_key(|(key, _)| (key.packed(), key.range_end, key.layout));
+        cells.sort_by_cached_key(|(key, _)| (key.packed(), key.range_end, key.layout));
         let rows = cells
             .into_iter()
             .map(|(key, counts)| CountRow {
