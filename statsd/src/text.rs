@@ -72,77 +72,39 @@ pub fn parse_status(field: &[u8]) -> Option<u16> {
     }
 }
 
-/// Offsets of every `needle` byte in a haystack, in order, found eight bytes at a time.
+/// Calls `found` with the offset of every `needle` byte in `haystack`, in order, testing
+/// eight bytes at a time.
 ///
 /// Cheaper than one `memchr` call per hit when hits are a few bytes apart, as the tabs of a
 /// CloudFront line are (a field is 12 bytes on average).
-pub struct BytePositions<'a> {
-    haystack: &'a [u8],
-    needles: u64,
-    /// Offset of the word `hits` was taken from.
-    word_start: usize,
-    /// One high bit per matching byte of that word not yet handed out.
-    hits: u64,
-}
-
-const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-impl<'a> BytePositions<'a> {
-    pub fn new(haystack: &'a [u8], needle: u8) -> Self {
-        BytePositions {
-            haystack,
-            needles: u64::from_ne_bytes([needle; 8]),
-            word_start: 0,
-            hits: 0,
+#[inline]
+pub fn for_each_position(haystack: &[u8], needle: u8, mut found: impl FnMut(usize)) {
+    let needles = u64::from_ne_bytes([needle; 8]);
+    let mut words = haystack.chunks_exact(8);
+    let mut word_start = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let mut hits = zero_bytes(word ^ needles);
+        while hits != 0 {
+            found(word_start + hits.trailing_zeros() as usize / 8);
+            hits &= hits - 1;
         }
-        .with_word_at(0)
+        word_start += 8;
     }
-
-    /// Loads the word at `start` (zero padded past the end) and marks its matching bytes.
-    #[inline]
-    fn with_word_at(mut self, start: usize) -> Self {
-        self.word_start = start;
-        self.hits = self.hits_at(start);
-        self
-    }
-
-    #[inline]
-    fn hits_at(&self, start: usize) -> u64 {
-        let rest = &self.haystack[start.min(self.haystack.len())..];
-        let (word, valid) = match rest.first_chunk::<8>() {
-            Some(chunk) => (u64::from_le_bytes(*chunk), u64::MAX),
-            None => {
-                let mut padded = [0u8; 8];
-                padded[..rest.len()].copy_from_slice(rest);
-                (u64::from_le_bytes(padded), (1u64 << (8 * rest.len())) - 1)
-            }
-        };
-        // A byte of `diff` is zero exactly where the haystack holds the needle; adding 0x7f
-        // to its low seven bits sets the high bit of every other byte, without carries
-        // between bytes.
-        let diff = word ^ self.needles;
-        let nonzero = ((diff & LOW_SEVEN) + LOW_SEVEN) | diff;
-        !(nonzero | LOW_SEVEN) & valid
+    for (offset, byte) in words.remainder().iter().enumerate() {
+        if *byte == needle {
+            found(word_start + offset);
+        }
     }
 }
 
-impl Iterator for BytePositions<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.hits == 0 {
-            let next = self.word_start + 8;
-            if next >= self.haystack.len() {
-                return None;
-            }
-            self.word_start = next;
-            self.hits = self.hits_at(next);
-        }
-        let byte = self.hits.trailing_zeros() as usize / 8;
-        self.hits &= self.hits - 1;
-        Some(self.word_start + byte)
-    }
+/// The high bit of every zero byte of `word`, nothing else: adding 0x7f to the low seven
+/// bits of a byte sets its high bit unless the byte is zero, and cannot carry into the next
+/// byte.
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW_SEVEN) + LOW_SEVEN) | word | LOW_SEVEN)
 }
 
 /// ASCII case-insensitive substring search.
@@ -187,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn byte_positions_match_a_plain_scan() {
+    fn positions_match_a_plain_scan() {
         let mut inputs: Vec<Vec<u8>> = vec![
             b"".to_vec(),
             b"\t".to_vec(),
@@ -209,7 +171,8 @@ mod tests {
         }
         for input in inputs {
             let expected: Vec<usize> = (0..input.len()).filter(|&i| input[i] == b'\t').collect();
-            let found: Vec<usize> = BytePositions::new(&input, b'\t').collect();
+            let mut found = Vec::new();
+            for_each_position(&input, b'\t', |offset| found.push(offset));
             assert_eq!(found, expected, "{input:?}");
         }
     }

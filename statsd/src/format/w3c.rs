@@ -6,7 +6,7 @@
 //! fields than the header names is a rejection (a line cut short).
 
 use crate::record::{Encoding, Rejection, Request};
-use crate::text::{BytePositions, parse_status, parse_u64};
+use crate::text::{for_each_position, parse_status, parse_u64};
 use crate::time::{DAY, parse_clock, parse_day};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn parse<'a>(
     let mut start = 0usize;
     let mut index = 0usize;
     let slot_of = &columns.slot_of[..];
-    for tab in BytePositions::new(line, b'\t') {
+    for_each_position(line, b'\t', |tab| {
         if let Some(&slot) = slot_of.get(index)
             && slot != UNUSED
         {
@@ -137,7 +137,7 @@ pub fn parse<'a>(
         }
         index += 1;
         start = tab + 1;
-    }
+    });
     if let Some(&slot) = slot_of.get(index)
         && slot != UNUSED
     {
