@@ -766,3 +766,132 @@ pub fn count_stream<R: Read>(reader: R, options: &CountOptions) -> FileCounts {
     tally.read_lines(&mut lines);
     tally.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(package: u32) -> Target {
+        Target::Artifact {
+            repository: 0,
+            package,
+            kind: Kind::Rpm,
+            layout: 0,
+        }
+    }
+
+    fn package_of(target: Option<Target>) -> Option<u32> {
+        match target? {
+            Target::Artifact { package, .. } => Some(package),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn path_cache_drops_the_least_recently_used_path_of_a_set() {
+        let mut cache = PathCache::new();
+        // Same set (same low bits), different fingerprints.
+        let path = |i: u64| (7 + (i << 40), i);
+        for i in 0..PATH_CACHE_WAYS as u64 {
+            cache.insert(path(i), artifact(i as u32));
+        }
+        // Use the oldest one again: the second oldest is now the one to go.
+        assert_eq!(package_of(cache.get(path(0))), Some(0));
+        cache.insert(path(10), artifact(10));
+        assert_eq!(package_of(cache.get(path(1))), None);
+        for i in [0, 2, 3, 10] {
+            assert_eq!(package_of(cache.get(path(i))), Some(i as u32), "{i}");
+        }
+        // A fingerprint equal in its first half only is another path.
+        assert_eq!(package_of(cache.get((path(0).0, 99))), None);
+    }
+
+    #[test]
+    fn interner_gives_one_id_and_one_allocation_per_name() {
+        let mut names = Interner::default();
+        let a = names.id("owner/project/fedora-42-x86_64");
+        let b = names.id("hello-1-1.fc42.x86_64");
+        assert_ne!(a, b);
+        assert_eq!(names.id("owner/project/fedora-42-x86_64"), a);
+        assert_eq!(&*names.names[a as usize], "owner/project/fedora-42-x86_64");
+        assert_eq!(&*names.names[b as usize], "hello-1-1.fc42.x86_64");
+        assert_eq!(names.names.len(), 2);
+    }
+
+    const FIELDS: &str = "#Fields: date time cs-method cs-uri-stem sc-status cs(User-Agent) cs-uri-query sc-bytes sc-content-len";
+
+    fn count(log: &str) -> FileCounts {
+        count_stream(log.as_bytes(), &CountOptions::default())
+    }
+
+    fn downloads_of(counts: &FileCounts) -> Vec<(String, String, u64)> {
+        counts
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.repository.to_string(),
+                    r.package.to_string(),
+                    r.counts.downloads,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cloudfront_paths_are_decoded_twice_and_plus_stays_literal() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/results/%2540grp/p/fedora-42-x86_64/01-x/libstdc++-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n\
+             2026-08-06\t10:00:01\tGET\t/results/%40grp/p/fedora-42-x86_64/01-x/libstdc%2B%2B-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\t\n\
+             2026-08-06\t10:00:02\tGET\t/results/%252540grp/p/fedora-42-x86_64/01-x/a-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n"
+        );
+        let counts = count(&log);
+        // Both spellings are the same file; the third is double-encoded by the client.
+        assert_eq!(
+            downloads_of(&counts),
+            [(
+                "@grp/p/fedora-42-x86_64".to_owned(),
+                "libstdc++-1-1.fc42.x86_64".to_owned(),
+                2
+            )]
+        );
+        assert_eq!(counts.rejections[&Rejection::DoubleEncodedPath], 1);
+    }
+
+    #[test]
+    fn a_new_fields_header_mid_file_remaps_the_columns() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n\
+             #Fields: sc-status cs-uri-stem date time cs-method\n\
+             200\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t2026-08-06\t11:00:00\tGET\n\
+             200\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t2026-08-06\n"
+        );
+        let counts = count(&log);
+        // The second header has no user agent: another client class, so another row.
+        let row = ("o/p/c".to_owned(), "a-1-1.x86_64".to_owned(), 1);
+        assert_eq!(downloads_of(&counts), [row.clone(), row]);
+        assert_eq!(
+            counts.rows.iter().map(|r| r.client).collect::<Vec<_>>(),
+            [ClientClass::Dnf5, ClientClass::Other]
+        );
+        assert_eq!(counts.rejections[&Rejection::TooFewFields], 1);
+    }
+
+    #[test]
+    fn countme_reads_the_query_string_not_the_path() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/metalink\t200\tlibdnf%20(Fedora%2042)\trepo=fedora-42&arch=x86_64&countme=1&countme=3\t10\t-\n\
+             2026-08-06\t10:00:00\tGET\t/metalink\t200\tlibdnf\trepo=fedora-42&arch=x86_64&countme=9\t10\t-\n"
+        );
+        let counts = count(&log);
+        assert_eq!(
+            downloads_of(&counts),
+            [("fedora-42/x86_64".to_owned(), "countme=3".to_owned(), 1)]
+        );
+        assert_eq!(counts.rows[0].client, ClientClass::Dnf);
+        assert_eq!(counts.not_counted[&NotCounted::NotAnArtifact], 1);
+    }
+}
