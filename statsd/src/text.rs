@@ -1,4 +1,4 @@
-//! Byte-level helpers for log fields: percent-decoding and number parsing.
+//! Byte-level helpers for log fields: percent-decoding, number parsing and finding separators.
 //!
 //! Owns how escaped bytes become plain bytes. Must not allocate: every function writes into a
 //! caller's reused buffer or returns a value.
