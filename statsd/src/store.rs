@@ -14,6 +14,7 @@
 //! range ends at the package's last byte (a resumed download, counted once).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -330,7 +331,11 @@ pub struct FileWriter<'a> {
 
 impl FileWriter<'_> {
     /// Adds rows (a batch or the rest of a file) to the daily and per-file counts.
-    pub fn write_rows(&mut self, rows: &[CountRow], sizes: &[(String, String, u64)]) -> Result<()> {
+    pub fn write_rows(
+        &mut self,
+        rows: &[CountRow],
+        sizes: &[(Arc<str>, Arc<str>, u64)],
+    ) -> Result<()> {
         let err = |e| Error::sqlite(&self.path, e);
         let mut daily = self
             .transaction
@@ -361,9 +366,9 @@ impl FileWriter<'_> {
             }
             self.written += 1;
             let name = if row.kind.is_package() {
-                parse_rpm_file_name(&row.package).map_or(row.package.as_str(), |n| n.name)
+                parse_rpm_file_name(&row.package).map_or(&*row.package, |n| n.name)
             } else {
-                row.package.as_str()
+                &row.package
             };
             let c = &row.counts;
             daily

@@ -5,8 +5,9 @@
 //! a file's repositories and packages have been seen). Must not touch the database.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::artifact::{Kind, Layout, LayoutName, PathMapper};
 use crate::client::ClientClass;
@@ -108,8 +109,9 @@ impl Counts {
 pub struct CountRow {
     /// Days since 1970-01-01 (UTC).
     pub day: i64,
-    pub repository: String,
-    pub package: String,
+    /// Shared with every other row (and size) of the file that names it.
+    pub repository: Arc<str>,
+    pub package: Arc<str>,
     pub kind: Kind,
     pub client: ClientClass,
     pub layout: LayoutName,
@@ -154,7 +156,7 @@ pub struct FileCounts {
     /// Rows sorted by their key.
     pub rows: Vec<CountRow>,
     /// Sizes of package files seen in completed GET 200 responses.
-    pub sizes: Vec<(String, String, u64)>,
+    pub sizes: Vec<(Arc<str>, Arc<str>, u64)>,
     /// Downloads in batches already handed out by [`Tally::read_lines_in_batches`].
     pub spilled_downloads: u64,
 }
@@ -180,7 +182,7 @@ impl FileCounts {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub rows: Vec<CountRow>,
-    pub sizes: Vec<(String, String, u64)>,
+    pub sizes: Vec<(Arc<str>, Arc<str>, u64)>,
 }
 
 /// Distinct cells a tally holds before it hands them out as a [`Batch`].
@@ -204,7 +206,7 @@ impl Default for CountOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     day: i32,
     repository: u32,
@@ -215,45 +217,98 @@ struct Key {
     range_end: i64,
 }
 
+impl Key {
+    /// Day, repository, package, kind and client packed so that comparing the numbers
+    /// compares the fields in that order.
+    #[inline]
+    fn packed(&self) -> u128 {
+        let day = (self.day as u32) ^ (1 << 31);
+        u128::from(day) << 96
+            | u128::from(self.repository) << 64
+            | u128::from(self.package) << 32
+            | u128::from(self.kind as u8) << 8
+            | u128::from(self.client as u8)
+    }
+}
+
+impl Hash for Key {
+    // Three words instead of seven fields, four of them narrower than a word.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let packed = self.packed();
+        state.write_u64((packed >> 64) as u64);
+        state.write_u64(packed as u64 | u64::from(self.layout) << 16);
+        state.write_i64(self.range_end);
+    }
+}
+
+/// Names by id; a name is allocated once and shared by the rows that carry it.
+///
+/// Looked up by the name's [`Fingerprint`], so a lookup reads the table only, never the
+/// stored name (that read was a cache miss of its own on logs naming many files).
 #[derive(Debug, Default)]
 struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    ids: FastMap<Fingerprint, u32>,
+    names: Vec<Arc<str>>,
 }
 
 impl Interner {
     #[inline]
     fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(text.into());
-        self.ids.insert(text.into(), id);
-        id
+        let names = &mut self.names;
+        *self
+            .ids
+            .entry(fingerprint(text.as_bytes(), 3))
+            .or_insert_with(|| {
+                names.push(text.into());
+                (names.len() - 1) as u32
+            })
     }
 }
 
+/// Two independent 64-bit hashes of some bytes and a tag saying what they are. Two
+/// different inputs would have to agree on both to be confused.
+type Fingerprint = (u64, u64);
+
+#[inline]
+fn fingerprint(bytes: &[u8], tag: u64) -> Fingerprint {
+    let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
+    first.write(bytes);
+    let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
+    second.write(bytes);
+    second.write_u64(bytes.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    (first.finish(), second.finish().rotate_left(17) ^ first.0)
+}
+
 const AGENT_CACHE_LIMIT: usize = 16_384;
-/// Slots of the path cache (a power of two).
-const PATH_CACHE_SLOTS: usize = 1 << 17;
+/// Paths the path cache holds (a power of two).
+const PATH_CACHE_ENTRIES: usize = 1 << 17;
+/// Entries per set of the path cache.
+const PATH_CACHE_WAYS: usize = 4;
+const PATH_CACHE_SETS: usize = PATH_CACHE_ENTRIES / PATH_CACHE_WAYS;
 /// Repository and package names kept across batches (then forgotten with the path cache).
 const MAX_INTERNED: usize = 100_000;
 
-/// Raw path → what it resolved to, direct-mapped on a 128-bit fingerprint of the path and
-/// its encoding: fixed memory, no allocation, a slot is simply overwritten on collision.
-/// Two different paths would have to agree on two independent 64-bit hashes to be confused.
+/// Raw path → what it resolved to, keyed by a 128-bit fingerprint of the path and its
+/// encoding: fixed memory, no allocation. Set associative with least-recently-used
+/// replacement within a set, so a popular path is not pushed out by one rare path that
+/// happens to share its slot (a direct-mapped cache resolved a third of all lines again on
+/// logs naming about as many distinct files as it has slots). Two different paths would
+/// have to agree on two independent 64-bit hashes to be confused.
 struct PathCache {
-    slots: Box<[Option<(Fingerprint, Target)>]>,
+    sets: Box<[PathSet]>,
 }
 
-/// Two independent 64-bit hashes of a path.
-type Fingerprint = (u64, u64);
+/// One set, most recently used first; aligned so that a lookup touches as few cache lines
+/// as possible.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct PathSet([Option<(Fingerprint, Target)>; PATH_CACHE_WAYS]);
 
 impl PathCache {
     fn new() -> Self {
         PathCache {
-            slots: vec![None; PATH_CACHE_SLOTS].into_boxed_slice(),
+            sets: vec![PathSet([None; PATH_CACHE_WAYS]); PATH_CACHE_SETS].into_boxed_slice(),
         }
     }
 
@@ -263,25 +318,33 @@ impl PathCache {
             Encoding::CloudFront => 1,
             Encoding::AsSent => 2,
         };
-        let mut first = FastHasher(0x243f_6a88_85a3_08d3 ^ tag);
-        first.write(path);
-        let mut second = FastHasher(0x1319_8a2e_0370_7344 ^ tag);
-        second.write(path);
-        second.write_u64(path.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
-        (first.finish(), second.finish().rotate_left(17) ^ first.0)
+        fingerprint(path, tag)
     }
 
     #[inline]
-    fn get(&self, fingerprint: Fingerprint) -> Option<Target> {
-        match self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] {
-            Some((stored, target)) if stored == fingerprint => Some(target),
-            _ => None,
-        }
+    fn set_of(&mut self, fingerprint: Fingerprint) -> &mut PathSet {
+        &mut self.sets[fingerprint.0 as usize & (PATH_CACHE_SETS - 1)]
     }
 
+    /// The cached target; a hit moves the path to the front of its set.
+    #[inline]
+    fn get(&mut self, fingerprint: Fingerprint) -> Option<Target> {
+        let set = &mut self.set_of(fingerprint).0;
+        let way = set
+            .iter()
+            .position(|entry| matches!(entry, Some((stored, _)) if *stored == fingerprint))?;
+        let entry = set[way];
+        set.copy_within(0..way, 1);
+        set[0] = entry;
+        entry.map(|(_, target)| target)
+    }
+
+    /// Adds a path not in the cache, dropping the least recently used of its set.
     #[inline]
     fn insert(&mut self, fingerprint: Fingerprint, target: Target) {
-        self.slots[fingerprint.0 as usize & (PATH_CACHE_SLOTS - 1)] = Some((fingerprint, target));
+        let set = &mut self.set_of(fingerprint).0;
+        set.copy_within(0..PATH_CACHE_WAYS - 1, 1);
+        set[0] = Some((fingerprint, target));
     }
 }
 
@@ -638,22 +701,13 @@ impl Tally {
     fn take_batch(&mut self) -> Batch {
         let names = &self.strings.names;
         let mut cells: Vec<(Key, Counts)> = self.cells.drain().collect();
-        cells.sort_unstable_by_key(|(key, _)| {
-            (
-                key.day,
-                key.repository,
-                key.package,
-                key.kind,
-                key.client,
-                key.range_end,
-            )
-        });
+        cells.sort_by_cached_key(|(key, _)| (key.packed(), key.range_end, key.layout));
         let rows = cells
             .into_iter()
             .map(|(key, counts)| CountRow {
                 day: i64::from(key.day),
-                repository: names[key.repository as usize].to_string(),
-                package: names[key.package as usize].to_string(),
+                repository: Arc::clone(&names[key.repository as usize]),
+                package: Arc::clone(&names[key.package as usize]),
                 kind: key.kind,
                 client: key.client,
                 layout: layout_of(key.layout),
@@ -667,8 +721,8 @@ impl Tally {
             .into_iter()
             .map(|((r, p), size)| {
                 (
-                    names[r as usize].to_string(),
-                    names[p as usize].to_string(),
+                    Arc::clone(&names[r as usize]),
+                    Arc::clone(&names[p as usize]),
                     size,
                 )
             })
@@ -711,4 +765,133 @@ pub fn count_stream<R: Read>(reader: R, options: &CountOptions) -> FileCounts {
     let mut tally = Tally::new(options);
     tally.read_lines(&mut lines);
     tally.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(package: u32) -> Target {
+        Target::Artifact {
+            repository: 0,
+            package,
+            kind: Kind::Rpm,
+            layout: 0,
+        }
+    }
+
+    fn package_of(target: Option<Target>) -> Option<u32> {
+        match target? {
+            Target::Artifact { package, .. } => Some(package),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn path_cache_drops_the_least_recently_used_path_of_a_set() {
+        let mut cache = PathCache::new();
+        // Same set (same low bits), different fingerprints.
+        let path = |i: u64| (7 + (i << 40), i);
+        for i in 0..PATH_CACHE_WAYS as u64 {
+            cache.insert(path(i), artifact(i as u32));
+        }
+        // Use the oldest one again: the second oldest is now the one to go.
+        assert_eq!(package_of(cache.get(path(0))), Some(0));
+        cache.insert(path(10), artifact(10));
+        assert_eq!(package_of(cache.get(path(1))), None);
+        for i in [0, 2, 3, 10] {
+            assert_eq!(package_of(cache.get(path(i))), Some(i as u32), "{i}");
+        }
+        // A fingerprint equal in its first half only is another path.
+        assert_eq!(package_of(cache.get((path(0).0, 99))), None);
+    }
+
+    #[test]
+    fn interner_gives_one_id_and_one_allocation_per_name() {
+        let mut names = Interner::default();
+        let a = names.id("owner/project/fedora-42-x86_64");
+        let b = names.id("hello-1-1.fc42.x86_64");
+        assert_ne!(a, b);
+        assert_eq!(names.id("owner/project/fedora-42-x86_64"), a);
+        assert_eq!(&*names.names[a as usize], "owner/project/fedora-42-x86_64");
+        assert_eq!(&*names.names[b as usize], "hello-1-1.fc42.x86_64");
+        assert_eq!(names.names.len(), 2);
+    }
+
+    const FIELDS: &str = "#Fields: date time cs-method cs-uri-stem sc-status cs(User-Agent) cs-uri-query sc-bytes sc-content-len";
+
+    fn count(log: &str) -> FileCounts {
+        count_stream(log.as_bytes(), &CountOptions::default())
+    }
+
+    fn downloads_of(counts: &FileCounts) -> Vec<(String, String, u64)> {
+        counts
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.repository.to_string(),
+                    r.package.to_string(),
+                    r.counts.downloads,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cloudfront_paths_are_decoded_twice_and_plus_stays_literal() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/results/%2540grp/p/fedora-42-x86_64/01-x/libstdc++-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n\
+             2026-08-06\t10:00:01\tGET\t/results/%40grp/p/fedora-42-x86_64/01-x/libstdc%2B%2B-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\t\n\
+             2026-08-06\t10:00:02\tGET\t/results/%252540grp/p/fedora-42-x86_64/01-x/a-1-1.fc42.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n"
+        );
+        let counts = count(&log);
+        // Both spellings are the same file; the third is double-encoded by the client.
+        assert_eq!(
+            downloads_of(&counts),
+            [(
+                "@grp/p/fedora-42-x86_64".to_owned(),
+                "libstdc++-1-1.fc42.x86_64".to_owned(),
+                2
+            )]
+        );
+        assert_eq!(counts.rejections[&Rejection::DoubleEncodedPath], 1);
+    }
+
+    #[test]
+    fn a_new_fields_header_mid_file_remaps_the_columns() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t200\tdnf5/5\t-\t10\t10\n\
+             #Fields: sc-status cs-uri-stem date time cs-method\n\
+             200\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t2026-08-06\t11:00:00\tGET\n\
+             200\t/results/o/p/c/01-x/a-1-1.x86_64.rpm\t2026-08-06\n"
+        );
+        let counts = count(&log);
+        // The second header has no user agent: another client class, so another row.
+        let row = ("o/p/c".to_owned(), "a-1-1.x86_64".to_owned(), 1);
+        assert_eq!(downloads_of(&counts), [row.clone(), row]);
+        assert_eq!(
+            counts.rows.iter().map(|r| r.client).collect::<Vec<_>>(),
+            [ClientClass::Dnf5, ClientClass::Other]
+        );
+        assert_eq!(counts.rejections[&Rejection::TooFewFields], 1);
+    }
+
+    #[test]
+    fn countme_reads_the_query_string_not_the_path() {
+        let log = format!(
+            "#Version: 1.0\n{FIELDS}\n\
+             2026-08-06\t10:00:00\tGET\t/metalink\t200\tlibdnf%20(Fedora%2042)\trepo=fedora-42&arch=x86_64&countme=1&countme=3\t10\t-\n\
+             2026-08-06\t10:00:00\tGET\t/metalink\t200\tlibdnf\trepo=fedora-42&arch=x86_64&countme=9\t10\t-\n"
+        );
+        let counts = count(&log);
+        assert_eq!(
+            downloads_of(&counts),
+            [("fedora-42/x86_64".to_owned(), "countme=3".to_owned(), 1)]
+        );
+        assert_eq!(counts.rows[0].client, ClientClass::Dnf);
+        assert_eq!(counts.not_counted[&NotCounted::NotAnArtifact], 1);
+    }
 }

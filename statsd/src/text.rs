@@ -1,4 +1,4 @@
-//! Byte-level helpers for log fields: percent-decoding and number parsing.
+//! Byte-level helpers for log fields: percent-decoding, number parsing and finding separators.
 //!
 //! Owns how escaped bytes become plain bytes. Must not allocate: every function writes into a
 //! caller's reused buffer or returns a value.
@@ -72,6 +72,41 @@ pub fn parse_status(field: &[u8]) -> Option<u16> {
     }
 }
 
+/// Calls `found` with the offset of every `needle` byte in `haystack`, in order, testing
+/// eight bytes at a time.
+///
+/// Cheaper than one `memchr` call per hit when hits are a few bytes apart, as the tabs of a
+/// CloudFront line are (a field is 12 bytes on average).
+#[inline]
+pub fn for_each_position(haystack: &[u8], needle: u8, mut found: impl FnMut(usize)) {
+    let needles = u64::from_ne_bytes([needle; 8]);
+    let mut words = haystack.chunks_exact(8);
+    let mut word_start = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let mut hits = zero_bytes(word ^ needles);
+        while hits != 0 {
+            found(word_start + hits.trailing_zeros() as usize / 8);
+            hits &= hits - 1;
+        }
+        word_start += 8;
+    }
+    for (offset, byte) in words.remainder().iter().enumerate() {
+        if *byte == needle {
+            found(word_start + offset);
+        }
+    }
+}
+
+/// The high bit of every zero byte of `word`, nothing else: adding 0x7f to the low seven
+/// bits of a byte sets its high bit unless the byte is zero, and cannot carry into the next
+/// byte.
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW_SEVEN) + LOW_SEVEN) | word | LOW_SEVEN)
+}
+
 /// ASCII case-insensitive substring search.
 pub fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
@@ -111,6 +146,35 @@ mod tests {
         assert!(!has_escape(b"100%"));
         assert!(!has_escape(b"%4"));
         assert!(!has_escape(b"%zz"));
+    }
+
+    #[test]
+    fn positions_match_a_plain_scan() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\t".to_vec(),
+            b"a\tb".to_vec(),
+            b"\t\t\t\t\t\t\t\t\t".to_vec(),
+            b"no tabs at all in this line".to_vec(),
+            b"1234567\t".to_vec(),
+            b"12345678\t".to_vec(),
+            b"trailing tab\t".to_vec(),
+            // bytes that differ from a tab only in the high bit or by one
+            vec![0x89, 0x08, 0x0a, 0x09, 0xff, 0x00, 0x09, 0x89, 0x09],
+        ];
+        for len in 0..40 {
+            inputs.push(
+                (0..len)
+                    .map(|i| if i % 3 == 0 { b'\t' } else { b'x' })
+                    .collect(),
+            );
+        }
+        for input in inputs {
+            let expected: Vec<usize> = (0..input.len()).filter(|&i| input[i] == b'\t').collect();
+            let mut found = Vec::new();
+            for_each_position(&input, b'\t', |offset| found.push(offset));
+            assert_eq!(found, expected, "{input:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! fields than the header names is a rejection (a line cut short).
 
 use crate::record::{Encoding, Rejection, Request};
-use crate::text::{parse_status, parse_u64};
+use crate::text::{for_each_position, parse_status, parse_u64};
 use crate::time::{DAY, parse_clock, parse_day};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn parse<'a>(
     let mut start = 0usize;
     let mut index = 0usize;
     let slot_of = &columns.slot_of[..];
-    for tab in memchr::memchr_iter(b'\t', line) {
+    for_each_position(line, b'\t', |tab| {
         if let Some(&slot) = slot_of.get(index)
             && slot != UNUSED
         {
@@ -137,7 +137,7 @@ pub fn parse<'a>(
         }
         index += 1;
         start = tab + 1;
-    }
+    });
     if let Some(&slot) = slot_of.get(index)
         && slot != UNUSED
     {
@@ -184,4 +184,88 @@ pub fn parse<'a>(
         transfer_failed: field(Slot::ResultType) == b"Error",
         encoding: Encoding::CloudFront,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &[u8] = b"date time x-edge-location sc-bytes cs-method cs(Host) cs-uri-stem sc-status cs(User-Agent) cs-uri-query x-edge-result-type x-host-header sc-content-len sc-range-end";
+
+    /// The fields a plain split on tabs gives, for comparison with the word-at-a-time cut.
+    fn split_fields(line: &[u8]) -> Vec<&[u8]> {
+        line.split(|b| *b == b'\t').collect()
+    }
+
+    #[test]
+    fn fields_land_where_a_plain_split_puts_them() {
+        let columns = Columns::from_header(HEADER).unwrap();
+        let mut dates = DateCache::default();
+        // Field lengths that put tabs at every offset within a word, and empty fields.
+        for pad in 0..17 {
+            let stem = format!("/r/{}x.rpm", "a".repeat(pad));
+            let agent = "b".repeat((pad * 5) % 13);
+            let line = format!(
+                "2026-08-06\t15:01:02\t{}\t{pad}\tGET\th\t{stem}\t200\t{agent}\t{}\tHit\tdl.example\t{}\t-",
+                "E".repeat(pad % 9),
+                if pad % 2 == 0 { "-" } else { "countme=1" },
+                pad * 3,
+            );
+            // As logged, and with a trailing tab.
+            for line in [line.clone(), format!("{line}\t")] {
+                let fields = split_fields(line.as_bytes());
+                let request = parse(line.as_bytes(), &columns, &mut dates).unwrap();
+                assert_eq!(request.bytes_sent, Some(pad as u64));
+                assert_eq!(request.method, fields[4]);
+                assert_eq!(request.path, fields[6]);
+                assert_eq!(request.path, stem.as_bytes());
+                assert_eq!(request.user_agent, fields[8]);
+                assert_eq!(
+                    request.query,
+                    if pad % 2 == 0 { &b""[..] } else { fields[9] }
+                );
+                assert_eq!(request.host, b"dl.example");
+                assert_eq!(request.content_length, Some(pad as u64 * 3));
+                assert_eq!(request.range_end, None);
+                assert_eq!(request.timestamp, 1_786_028_462);
+            }
+        }
+    }
+
+    #[test]
+    fn short_lines_and_empty_fields() {
+        let columns = Columns::from_header(b"cs-uri-stem sc-status cs-method date time").unwrap();
+        let mut dates = DateCache::default();
+        let request = parse(
+            b"/x.rpm\t200\tGET\t2026-08-06\t15:01:02",
+            &columns,
+            &mut dates,
+        )
+        .unwrap();
+        assert_eq!(
+            (request.path, request.method),
+            (&b"/x.rpm"[..], &b"GET"[..])
+        );
+        // A trailing tab is one more (empty) field, accepted.
+        assert!(
+            parse(
+                b"/x.rpm\t200\tGET\t2026-08-06\t15:01:02\t",
+                &columns,
+                &mut dates
+            )
+            .is_ok()
+        );
+        // One field short.
+        assert_eq!(
+            parse(b"/x.rpm\t200\tGET\t2026-08-06", &columns, &mut dates).unwrap_err(),
+            Rejection::TooFewFields
+        );
+        // Empty stem and method are cut as empty, not as their neighbours.
+        let request = parse(b"\t200\t\t2026-08-06\t15:01:02", &columns, &mut dates).unwrap();
+        assert_eq!((request.path, request.method), (&b""[..], &b""[..]));
+        assert_eq!(
+            parse(b"", &columns, &mut dates).unwrap_err(),
+            Rejection::TooFewFields
+        );
+    }
 }
