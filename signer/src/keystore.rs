@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use openpgp::Cert;
-use openpgp::crypto::{KeyPair, Password};
+use openpgp::crypto::{self, KeyPair, Password};
 use openpgp::parse::Parse;
 use openpgp::serialize::Serialize as _;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::key::{self, KeyAlgo, KeyInfo};
+use crate::rsa::RsaCrtSigner;
 
 /// One key as `key list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +48,19 @@ pub struct LocalKey {
     pub cert: Cert,
     /// The primary key with its decrypted secret.
     pub keypair: KeyPair,
+    /// The same key inside OpenSSL with its CRT parameters, when it is RSA.
+    rsa: Option<RsaCrtSigner>,
+}
+
+impl LocalKey {
+    /// A signer for the primary key: OpenSSL's CRT path for RSA keys, sequoia's key pair
+    /// for the others. Cheap; make one per thread.
+    pub fn signer(&self) -> Box<dyn crypto::Signer + Send + Sync> {
+        match &self.rsa {
+            Some(rsa) => Box::new(rsa.clone()),
+            None => Box::new(self.keypair.clone()),
+        }
+    }
 }
 
 impl std::fmt::Debug for LocalKey {
@@ -306,10 +320,12 @@ impl Keystore {
             reason,
         })?;
         let keypair = self.keypair(name, &cert, passphrase)?;
+        let rsa = RsaCrtSigner::from_keypair(&keypair)?;
         Ok(LocalKey {
             name: name.to_string(),
             cert: cert.strip_secret_key_material(),
             keypair,
+            rsa,
         })
     }
 

@@ -287,8 +287,7 @@ impl SignerService {
                         digest.len()
                     ));
                 }
-                let mut keypair = key.keypair.clone();
-                match crypto::Signer::sign(&mut keypair, algo.hash(), &digest) {
+                match key.signer().sign(algo.hash(), &digest) {
                     Ok(sig) => match sig.to_vec() {
                         Ok(bytes) => {
                             self.audit(&format!(

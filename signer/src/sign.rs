@@ -92,7 +92,7 @@ impl SignatureMaker for LocalKey {
     }
 
     fn crypto_signer(&self) -> Result<Box<dyn crypto::Signer + Send + Sync>> {
-        Ok(Box::new(self.keypair.clone()))
+        Ok(self.signer())
     }
 }
 
