@@ -419,9 +419,25 @@ pub fn resigned_header(head: &PackageHead, tag: u32, signature: Vec<u8>) -> Sign
     sig
 }
 
+/// The directory a file lives in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes the renames done in `dir` durable (fsync of the directory itself).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// Writes `head` with the new signature header and the payload of `source` to `dest`
 /// atomically: temp file in `dest`'s directory, fsync, rename. On any error `dest` (and the
-/// source) are untouched and the temp file is removed.
+/// source) are untouched and the temp file is removed. The rename itself becomes durable
+/// with [`sync_dir`] on `dest`'s directory, which callers do once per directory.
 pub fn write_package(
     source: &mut fs::File,
     head: &PackageHead,
@@ -430,10 +446,7 @@ pub fn write_package(
     mode: u32,
 ) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(dest);
     let name = dest
         .file_name()
         .map_or_else(|| "package".into(), |n| n.to_string_lossy().into_owned());

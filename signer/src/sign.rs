@@ -6,6 +6,7 @@
 //! digest) is built here, so local and remote signatures are the same shape.
 //! Must not: create SHA-1, v3-packet or header+payload signatures.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -159,8 +160,21 @@ pub struct SignedPackage {
 }
 
 /// Signs one package: header-only v4 signature, old signatures replaced, written atomically
-/// to `out_dir/NAME` or in place.
+/// to `out_dir/NAME` or in place. Returns once the new file and its name are on disk.
 pub fn sign_package(
+    path: &Path,
+    out_dir: Option<&Path>,
+    signer: &mut dyn crypto::Signer,
+    digest: DigestAlgo,
+) -> Result<SignedPackage> {
+    let signed = sign_unsynced_rename(path, out_dir, signer, digest)?;
+    package::sync_dir(&package::parent_dir(&signed.dest))?;
+    Ok(signed)
+}
+
+/// [`sign_package`] up to the rename: the new file's bytes are on disk, its name may not be
+/// until the directory is synced.
+fn sign_unsynced_rename(
     path: &Path,
     out_dir: Option<&Path>,
     signer: &mut dyn crypto::Signer,
@@ -203,8 +217,24 @@ pub fn sign_package(
     })
 }
 
+/// Threads for a batch. Besides its signature, each package waits for its own fsync
+/// (writeback plus a disk flush or journal commit: 3.8 ms on the project's ext4 disk, about as
+/// long as an RSA-4096 signature). With more threads than cores the cores keep signing while
+/// other threads wait, and the waits overlap each other (a journalling file system commits
+/// concurrent fsyncs together), so the syncs cost next to nothing per package.
+fn batch_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores * 4
+}
+
 /// Signs packages on all cores. The maker is unlocked once by the caller; each worker gets
 /// its own signer. Results come back in input order; one bad package does not stop the rest.
+///
+/// Durability: every package is written to a temp file beside its destination, fsynced and
+/// renamed over the destination, so a crash at any moment leaves each package either as it
+/// was or completely signed (plus at worst a `.NAME.*.sign-tmp` temp file). The renames are
+/// made durable by one fsync per destination directory at the end: when this returns, every
+/// package reported as signed is on disk under its name.
 pub fn sign_packages(
     paths: &[PathBuf],
     out_dir: Option<&Path>,
@@ -212,20 +242,55 @@ pub fn sign_packages(
     digest: DigestAlgo,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Result<SignedPackage>> {
-    paths
-        .par_iter()
-        .map_init(
-            || maker.crypto_signer(),
-            |signer, path| {
-                let result = match signer {
-                    Ok(signer) => sign_package(path, out_dir, signer.as_mut(), digest),
-                    Err(err) => Err(Error::Service(err.to_string())),
-                };
-                progress();
-                result
-            },
-        )
-        .collect()
+    let sign_all = || -> Vec<Result<SignedPackage>> {
+        paths
+            .par_iter()
+            .map_init(
+                || maker.crypto_signer(),
+                |signer, path| {
+                    let result = match signer {
+                        Ok(signer) => sign_unsynced_rename(path, out_dir, signer.as_mut(), digest),
+                        Err(err) => Err(Error::Service(err.to_string())),
+                    };
+                    progress();
+                    result
+                },
+            )
+            .collect()
+    };
+    let mut results = match rayon::ThreadPoolBuilder::new()
+        .num_threads(batch_threads())
+        .build()
+    {
+        Ok(pool) => pool.install(sign_all),
+        // No threads to spare: the global pool signs just as correctly, only waits more.
+        Err(_) => sign_all(),
+    };
+    sync_dest_dirs(&mut results);
+    results
+}
+
+/// Fsyncs each directory that received a signed package, once; a package whose directory
+/// cannot be synced is reported as failed, since its rename may not survive a crash.
+fn sync_dest_dirs(results: &mut [Result<SignedPackage>]) {
+    let dirs: BTreeSet<PathBuf> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|signed| package::parent_dir(&signed.dest))
+        .collect();
+    for dir in dirs {
+        let Err(err) = package::sync_dir(&dir) else {
+            continue;
+        };
+        for result in results.iter_mut() {
+            if let Ok(signed) = result
+                && package::parent_dir(&signed.dest) == dir
+            {
+                let reason = format!("signed, but syncing its directory failed: {err}");
+                *result = Err(Error::io(&signed.dest, std::io::Error::other(reason)));
+            }
+        }
+    }
 }
 
 /// What checking one package's signature found.
