@@ -1054,3 +1054,47 @@ fn import_takes_over_a_createrepo_c_repository() {
         assert_eq!(normalized(imported), normalized(expected));
     }
 }
+
+#[test]
+fn config_is_accepted_before_and_after_the_subcommand() {
+    let depot = Depot::new(None);
+    let config = depot.path().join("rpmdepot.toml");
+    let scratch = tempfile::tempdir().unwrap();
+    // Run elsewhere, so the default ./rpmdepot.toml is not what makes these work.
+    let rpmdepot = |args: &[&str]| {
+        let mut command = Command::new(RPMDEPOT);
+        command.args(args).current_dir(scratch.path());
+        command
+    };
+    let config = config.to_str().unwrap();
+    run_success(&mut rpmdepot(&["--config", config, "repo", "create", REPO]));
+    for args in [
+        &["--config", config, "repo", "list", "--json"][..],
+        &["repo", "--config", config, "list", "--json"],
+        &["repo", "list", "--config", config, "--json"],
+    ] {
+        let mut command = rpmdepot(args);
+        let output = run_success(&mut command);
+        let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            list[0]["name"],
+            REPO,
+            "{}",
+            describe_output(&command, &output)
+        );
+    }
+    // Commands without a catalog refuse it rather than ignore it.
+    for args in [
+        &["--config", config, "createrepo", "."][..],
+        &["createrepo", "--config", config, "."],
+    ] {
+        let mut command = rpmdepot(args);
+        let output = run_expecting(&mut command, 2);
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("--config is an option of the content commands"),
+            "{}",
+            describe_output(&command, &output)
+        );
+    }
+}
