@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use publisher::catalog::RepositorySettings;
-use publisher::publish::{AddReport, add_files, find_packages};
+use publisher::import::{ImportReport, import_dir};
+use publisher::publish::{AddReport, add_files};
 
 use crate::depot::{CommonArgs, Depot, print, progress_bar};
 
@@ -33,7 +34,8 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// An existing repository directory (e.g. a Copr chroot): every *.rpm below it.
+    /// An existing repository directory (e.g. a Copr chroot): every *.rpm below it. Records
+    /// of its repodata are reused for packages whose file matches them (sha256 pkgid).
     dir: PathBuf,
     /// Repository to import into (created when missing).
     #[arg(long)]
@@ -42,27 +44,55 @@ pub struct ImportArgs {
     pub common: CommonArgs,
 }
 
+fn summary(report: &AddReport) -> String {
+    let uploaded = report.added.iter().filter(|a| a.uploaded).count();
+    let mut text = match &report.version {
+        Some(v) => format!(
+            "version {} of {}: {} added, {} removed ({} packages read, {} uploaded)",
+            v.number,
+            v.repository,
+            v.added,
+            v.removed,
+            report.added.len(),
+            uploaded
+        ),
+        None => format!("nothing changed ({} packages read)", report.added.len()),
+    };
+    for refused in &report.refused {
+        text.push_str(&format!("\nrefused: {}", refused.reason));
+    }
+    text
+}
+
 fn report(common: &CommonArgs, report: &AddReport) -> Result<u8> {
-    print(common, report, || {
-        let uploaded = report.added.iter().filter(|a| a.uploaded).count();
-        let mut text = match &report.version {
-            Some(v) => format!(
-                "version {} of {}: {} added, {} removed ({} packages read, {} uploaded)",
-                v.number,
-                v.repository,
-                v.added,
-                v.removed,
-                report.added.len(),
-                uploaded
-            ),
-            None => format!("nothing changed ({} packages read)", report.added.len()),
-        };
-        for refused in &report.refused {
-            text.push_str(&format!("\nrefused: {}", refused.reason));
+    print(common, report, || summary(report))?;
+    Ok(if report.refused.is_empty() { 0 } else { 2 })
+}
+
+fn import_report(common: &CommonArgs, import: &ImportReport) -> Result<u8> {
+    print(common, import, || {
+        let mut text = format!(
+            "{} records reused from the existing repodata, {} package headers read",
+            import.records_reused, import.headers_read
+        );
+        if import.listed_but_missing > 0 {
+            text.push_str(&format!(
+                ", {} listed packages missing",
+                import.listed_but_missing
+            ));
         }
+        if let Some(problem) = &import.repodata_problem {
+            text.push_str(&format!("\nexisting repodata not used: {problem}"));
+        }
+        text.push('\n');
+        text.push_str(&summary(&import.report));
         text
     })?;
-    Ok(if report.refused.is_empty() { 0 } else { 2 })
+    Ok(if import.report.refused.is_empty() {
+        0
+    } else {
+        2
+    })
 }
 
 pub fn run_add(args: AddArgs) -> Result<u8> {
@@ -116,13 +146,12 @@ pub fn run_import(args: ImportArgs) -> Result<u8> {
             },
         )?;
     }
-    let files = find_packages(&args.dir)?;
     let bar = progress_bar(&args.common, "packages");
-    let result = add_files(
+    let result = import_dir(
         &mut depot.catalog,
         depot.store.as_ref(),
         &args.repo,
-        &files,
+        &args.dir,
         &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
@@ -130,5 +159,5 @@ pub fn run_import(args: ImportArgs) -> Result<u8> {
     )
     .with_context(|| format!("importing {} into {}", args.dir.display(), args.repo))?;
     bar.finish_and_clear();
-    report(&args.common, &result)
+    import_report(&args.common, &result)
 }

@@ -22,6 +22,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "rpmdepot", version, about, propagate_version = true)]
 struct Cli {
+    /// Configuration file of the content commands (repo, add, publish, serve, …), before or
+    /// after the subcommand.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +68,25 @@ enum Command {
     Migrate(migrate::MigrateArgs),
 }
 
+impl Command {
+    /// Whether the command works on the catalog and store that `--config` describes.
+    fn reads_config(&self) -> bool {
+        matches!(
+            self,
+            Command::Repo(_)
+                | Command::Add(_)
+                | Command::Remove(_)
+                | Command::Publish(_)
+                | Command::Distribute(_)
+                | Command::Import(_)
+                | Command::Serve(_)
+                | Command::Prune(_)
+                | Command::Gc(_)
+                | Command::Migrate(_)
+        )
+    }
+}
+
 fn init_logging(verbosity: i8) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
@@ -100,6 +123,10 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if cli.config.is_some() && !cli.command.reads_config() {
+        eprintln!("rpmdepot: error: --config is an option of the content commands only");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Createrepo(args) => {
             init_logging(args.verbosity());

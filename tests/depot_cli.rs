@@ -883,3 +883,218 @@ fn a_signed_repository_publishes_repomd_that_gpg_and_dnf_accept() {
         .args(["--setopt=install_weak_deps=0", "install", "rpmdepot-hello"]);
     run_success(&mut dnf);
 }
+
+/// The same mtime for every copied package: `<time file>` is the file's mtime.
+const IMPORT_MTIME: u64 = 1_700_000_000;
+
+/// Copies the fixture packages below `dir` (same relative paths, one mtime).
+fn copy_fixtures(dir: &Path) {
+    let source = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rpms"));
+    for relative in rpm_files_below(source) {
+        copy_with_mtime(&source.join(&relative), &dir.join(&relative), IMPORT_MTIME);
+    }
+}
+
+/// The metadata files of a publish report (repomd.xml aside) by path, with their sha256.
+fn published_documents(report: &serde_json::Value) -> Vec<(String, String)> {
+    let files: Vec<(String, String)> = report["metadata"]
+        .as_array()
+        .expect("metadata list")
+        .iter()
+        .map(|f| {
+            (
+                f["relative_path"].as_str().unwrap().to_owned(),
+                f["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .filter(|(path, _)| !path.starts_with("repodata/repomd.xml"))
+        .collect();
+    assert_eq!(files.len(), 3, "primary, filelists, other: {files:?}");
+    files
+}
+
+fn reused_flags(report: &serde_json::Value) -> usize {
+    report["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["reused_record"] == true)
+        .count()
+}
+
+#[test]
+fn import_reuses_valid_repodata_and_publishes_what_reading_headers_publishes() {
+    let scratch = tempfile::tempdir().unwrap();
+    let listed = scratch.path().join("listed");
+    copy_fixtures(&listed);
+    run_success(rpmdepot_createrepo().arg(&listed));
+    // After createrepo: one listed package changes (same size, other bytes) and one package
+    // the repodata does not list arrives.
+    let changed = listed.join("rpmdepot-hello-1.0-1.noarch.rpm");
+    let mut bytes = std::fs::read(&changed).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    std::fs::write(&changed, &bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(&changed).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(IMPORT_MTIME))
+        .unwrap();
+    let dup = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/rpms-dup/a/rpmdepot-dup-1.0-1.noarch.rpm"
+    ));
+    copy_with_mtime(
+        dup,
+        &listed.join("extra/rpmdepot-dup-1.0-1.noarch.rpm"),
+        IMPORT_MTIME,
+    );
+    // The same files without repodata.
+    let plain = scratch.path().join("plain");
+    for relative in rpm_files_below(&listed) {
+        copy_with_mtime(
+            &listed.join(&relative),
+            &plain.join(&relative),
+            IMPORT_MTIME,
+        );
+    }
+    let listed_arg = listed.display().to_string();
+    let plain_arg = plain.display().to_string();
+
+    let reusing = Depot::new(None);
+    let report = reusing.json(&["import", &listed_arg, "--repo", REPO]);
+    assert_eq!(report["records_reused"], 7, "{report:#}");
+    assert_eq!(report["headers_read"], 2, "{report:#}");
+    assert_eq!(report["listed_but_missing"], 0, "{report:#}");
+    assert_eq!(report["repodata_problem"], serde_json::Value::Null);
+    assert_eq!(reused_flags(&report), 7);
+    assert_eq!(report["version"]["added"], 9);
+
+    let reading = Depot::new(None);
+    let report = reading.json(&["import", &plain_arg, "--repo", REPO]);
+    assert_eq!(report["records_reused"], 0, "{report:#}");
+    assert_eq!(report["headers_read"], 9, "{report:#}");
+    assert_eq!(reused_flags(&report), 0);
+
+    // Same packages, same bytes of primary, filelists and other.
+    let reused = published_documents(&reusing.json(&["publish", REPO]));
+    let read = published_documents(&reading.json(&["publish", REPO]));
+    assert_eq!(reused, read);
+
+    // Damaged repodata is reported and not used; the import still succeeds.
+    let repomd = listed.join("repodata/repomd.xml");
+    let text = std::fs::read_to_string(&repomd).unwrap();
+    let start = text.find("<checksum type=\"sha256\">").unwrap() + 24;
+    let mut damaged = text.clone();
+    damaged.replace_range(start..start + 8, "00000000");
+    std::fs::write(&repomd, damaged).unwrap();
+    let third = Depot::new(None);
+    let report = third.json(&["import", &listed_arg, "--repo", REPO]);
+    let problem = report["repodata_problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("primary.xml") && problem.contains("but repomd.xml says 00000000"),
+        "{report:#}"
+    );
+    assert_eq!(report["records_reused"], 0);
+    assert_eq!(report["headers_read"], 9);
+}
+
+#[test]
+fn import_takes_over_a_createrepo_c_repository() {
+    if !tools_available(&["createrepo_c"]) {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("chroot");
+    copy_fixtures(&dir);
+    run_success(Command::new("createrepo_c").arg("--quiet").arg(&dir));
+    let depot = Depot::new(None);
+    let dir_arg = dir.display().to_string();
+    let report = depot.json(&["import", &dir_arg, "--repo", REPO]);
+    assert_eq!(report["records_reused"], 8, "{report:#}");
+    assert_eq!(report["headers_read"], 0, "{report:#}");
+    let tree = scratch.path().join("tree");
+    let to = format!("file://{}", tree.display());
+    depot.json(&["publish", REPO, "--to", &to]);
+
+    let reference = Depot::new(None);
+    setup_repo(&reference, &fixture_rpms());
+    let reference_tree = scratch.path().join("reference");
+    let to = format!("file://{}", reference_tree.display());
+    reference.json(&["publish", REPO, "--to", &to]);
+
+    let records = |tree: &Path| -> Vec<repo_core::PackageRecord> {
+        let existing = repo_core::existing::ExistingRepodata::open(tree)
+            .unwrap()
+            .expect("published repodata");
+        let mut records: Vec<_> = existing
+            .records()
+            .unwrap()
+            .collect::<repo_core::Result<_>>()
+            .unwrap();
+        records.sort_by(|a, b| a.location_href.cmp(&b.location_href));
+        records
+    };
+    let imported = records(&tree);
+    let expected = records(&reference_tree);
+    assert_eq!(imported.len(), expected.len());
+    for (imported, expected) in imported.iter().zip(&expected) {
+        // Requires compared as sets without `pre`: createrepo_c 0.17 marks and merges
+        // scriptlet requirements differently (see createrepo_compat's rules), and the import
+        // keeps what the repository said.
+        let normalized = |record: &repo_core::PackageRecord| {
+            let mut record = record.clone();
+            record.time_file = 0;
+            for dep in &mut record.requires {
+                dep.pre = false;
+            }
+            record.requires.sort_by(|a, b| {
+                (&a.name, &a.flags, &a.version).cmp(&(&b.name, &b.flags, &b.version))
+            });
+            record.requires.dedup();
+            record
+        };
+        assert_eq!(normalized(imported), normalized(expected));
+    }
+}
+
+#[test]
+fn config_is_accepted_before_and_after_the_subcommand() {
+    let depot = Depot::new(None);
+    let config = depot.path().join("rpmdepot.toml");
+    let scratch = tempfile::tempdir().unwrap();
+    // Run elsewhere, so the default ./rpmdepot.toml is not what makes these work.
+    let rpmdepot = |args: &[&str]| {
+        let mut command = Command::new(RPMDEPOT);
+        command.args(args).current_dir(scratch.path());
+        command
+    };
+    let config = config.to_str().unwrap();
+    run_success(&mut rpmdepot(&["--config", config, "repo", "create", REPO]));
+    for args in [
+        &["--config", config, "repo", "list", "--json"][..],
+        &["repo", "--config", config, "list", "--json"],
+        &["repo", "list", "--config", config, "--json"],
+    ] {
+        let mut command = rpmdepot(args);
+        let output = run_success(&mut command);
+        let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            list[0]["name"],
+            REPO,
+            "{}",
+            describe_output(&command, &output)
+        );
+    }
+    // Commands without a catalog refuse it rather than ignore it.
+    for args in [
+        &["--config", config, "createrepo", "."][..],
+        &["createrepo", "--config", config, "."],
+    ] {
+        let mut command = rpmdepot(args);
+        let output = run_expecting(&mut command, 2);
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("--config is an option of the content commands"),
+            "{}",
+            describe_output(&command, &output)
+        );
+    }
+}

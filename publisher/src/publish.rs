@@ -26,11 +26,14 @@ use crate::catalog::{
 use crate::error::{Error, Result};
 use crate::store::{BlobStore, PrefixedStore, PutOutcome, artifact_key, sha256_of_file};
 
+/// Changelog entries kept per package (createrepo_c's default).
+pub const CHANGELOG_LIMIT: ChangelogLimit = ChangelogLimit::Newest(10);
+
 /// Concurrent transfers to or from a store: uploads wait on the network (S3) or on fsync, not
 /// on the CPU, so they get more threads than there are cores.
 pub const TRANSFER_THREADS: usize = 8;
 
-fn transfer_pool() -> Result<rayon::ThreadPool> {
+pub(crate) fn transfer_pool() -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(TRANSFER_THREADS)
         .build()
@@ -57,6 +60,10 @@ pub struct AddedPackage {
     pub sha256: String,
     /// Whether the artifact was uploaded (false: the store had it).
     pub uploaded: bool,
+    /// Whether the record came from the directory's existing repodata (`import`) instead of
+    /// the package's header.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused_record: bool,
 }
 
 /// A package that could not be added, and why.
@@ -73,6 +80,15 @@ pub struct AddReport {
     pub version: Option<RepoVersion>,
     pub added: Vec<AddedPackage>,
     pub refused: Vec<RefusedPackage>,
+}
+
+/// A package whose artifact is stored, ready to be recorded.
+pub(crate) struct Ingested {
+    pub package: NewPackage,
+    /// The artifact was uploaded (the store did not have it).
+    pub uploaded: bool,
+    /// The record came from existing repodata.
+    pub reused_record: bool,
 }
 
 fn unit_from_record(record: &PackageRecord) -> ContentUnit {
@@ -97,8 +113,35 @@ fn unit_from_record(record: &PackageRecord) -> ContentUnit {
     }
 }
 
+/// Refuses records whose names would make unusable file names.
+pub(crate) fn check_names(path: &Path, record: &PackageRecord) -> Result<()> {
+    if record.name.contains('/') || record.arch.contains('/') || record.version.contains('/') {
+        return Err(Error::Invalid(format!(
+            "{}: '/' in the package's name, version or arch",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What the catalog records for a package with this record and artifact.
+pub(crate) fn ingested(
+    record: &PackageRecord,
+    uploaded: bool,
+    reused_record: bool,
+) -> Result<Ingested> {
+    Ok(Ingested {
+        package: NewPackage {
+            unit: unit_from_record(record),
+            record_json: serde_json::to_string(record)?,
+        },
+        uploaded,
+        reused_record,
+    })
+}
+
 /// Reads one package, stores its artifact and returns what the catalog records.
-fn ingest(store: &dyn BlobStore, path: &Path) -> Result<(NewPackage, bool)> {
+pub(crate) fn ingest(store: &dyn BlobStore, path: &Path) -> Result<Ingested> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -109,28 +152,15 @@ fn ingest(store: &dyn BlobStore, path: &Path) -> Result<(NewPackage, bool)> {
         location_base: None,
     };
     // sha256 package ids are the artifact digest: one read gives record and digest.
-    let record =
-        read_package(&source, ChecksumType::Sha256, ChangelogLimit::Newest(10)).map_err(|e| {
-            Error::Package {
-                path: path.to_owned(),
-                source: e,
-            }
-        })?;
-    if record.name.contains('/') || record.arch.contains('/') || record.version.contains('/') {
-        return Err(Error::Invalid(format!(
-            "{}: '/' in the package's name, version or arch",
-            path.display()
-        )));
-    }
+    let record = read_package(&source, ChecksumType::Sha256, CHANGELOG_LIMIT).map_err(|e| {
+        Error::Package {
+            path: path.to_owned(),
+            source: e,
+        }
+    })?;
+    check_names(path, &record)?;
     let outcome = store.put_artifact(path, &record.pkgid)?;
-    let unit = unit_from_record(&record);
-    Ok((
-        NewPackage {
-            unit,
-            record_json: serde_json::to_string(&record)?,
-        },
-        outcome == PutOutcome::Stored,
-    ))
+    ingested(&record, outcome == PutOutcome::Stored, false)
 }
 
 /// Reads and stores `files` in parallel (calling `progress(done, total)`), then adds
@@ -145,34 +175,44 @@ pub fn add_files(
     catalog.repository(repository)?;
     let done = AtomicU64::new(0);
     let total = files.len() as u64;
-    let results: Vec<Result<(NewPackage, bool)>> = transfer_pool()?.install(|| {
+    let results: Vec<(PathBuf, Result<Ingested>)> = transfer_pool()?.install(|| {
         files
             .par_iter()
             .map(|path| {
                 let result = ingest(store, path);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                result
+                (path.clone(), result)
             })
             .collect()
     });
+    record_ingested(catalog, repository, results)
+}
+
+/// Adds what was ingested to `repository` as one new version, and reports what was refused.
+pub(crate) fn record_ingested(
+    catalog: &mut Catalog,
+    repository: &str,
+    results: Vec<(PathBuf, Result<Ingested>)>,
+) -> Result<AddReport> {
     let mut packages = Vec::new();
     let mut added = Vec::new();
     let mut refused = Vec::new();
-    for (path, result) in files.iter().zip(results) {
+    for (path, result) in results {
         match result {
-            Ok((package, uploaded)) => {
+            Ok(ingested) => {
                 added.push(AddedPackage {
-                    path: path.clone(),
-                    nevra: package.unit.nevra.clone(),
-                    sha256: package.unit.sha256.clone(),
-                    uploaded,
+                    nevra: ingested.package.unit.nevra.clone(),
+                    sha256: ingested.package.unit.sha256.clone(),
+                    path,
+                    uploaded: ingested.uploaded,
+                    reused_record: ingested.reused_record,
                 });
-                packages.push(package);
+                packages.push(ingested.package);
             }
             Err(err) => {
                 tracing::error!("{err}");
                 refused.push(RefusedPackage {
-                    path: path.clone(),
+                    path,
                     reason: err.to_string(),
                 });
             }

@@ -40,17 +40,28 @@ pub struct ServeOptions {
 /// Where access log lines go.
 pub type AccessLog = Arc<Mutex<Box<dyn Write + Send>>>;
 
+/// Longest request line or header line accepted (longer: 431).
+pub const MAX_HEAD_LINE: u64 = 8192;
+
+/// Most header lines accepted (more: 431).
+pub const MAX_HEAD_LINES: usize = 100;
+
 /// A parsed request head.
-#[derive(Debug)]
-struct Request {
-    method: String,
-    target: String,
-    version: String,
-    headers: Vec<(String, String)>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// The request target as sent (decoded by [`clean_path`]).
+    pub target: String,
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
+    /// Header fields in order, names as sent, values trimmed.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -231,14 +242,53 @@ fn quote_log(value: Option<&str>) -> String {
     }
 }
 
+/// Parses a request head: the request line and header lines, each ending in `\n` (CR LF or
+/// LF), without the empty line that ends the head. The status to answer with when it is
+/// malformed (400) or too large (431).
+pub fn parse_request_head(head: &[u8]) -> std::result::Result<Request, u16> {
+    let mut lines = head
+        .split_inclusive(|&b| b == b'\n')
+        .map(|line| String::from_utf8_lossy(line).trim_end().to_owned());
+    let request_line = lines.next().ok_or(400u16)?;
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(400);
+    };
+    if method.is_empty() || target.is_empty() || !version.starts_with("HTTP/1.") {
+        return Err(400);
+    }
+    let mut headers = Vec::new();
+    for line in lines {
+        if headers.len() >= MAX_HEAD_LINES {
+            return Err(431);
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(400);
+        };
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    Ok(Request {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        version: version.to_owned(),
+        headers,
+    })
+}
+
 /// Reads one request head; `Ok(None)` at a clean end of the connection.
 fn read_request(
     reader: &mut BufReader<TcpStream>,
 ) -> std::io::Result<Option<std::result::Result<Request, u16>>> {
     let mut head = Vec::new();
+    let mut lines = 0usize;
     loop {
         let mut line = Vec::new();
-        let n = reader.by_ref().take(8192).read_until(b'\n', &mut line)?;
+        let n = reader
+            .by_ref()
+            .take(MAX_HEAD_LINE)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(if head.is_empty() {
                 None
@@ -255,37 +305,13 @@ fn read_request(
             }
             break;
         }
-        head.push(line);
-        if head.len() > 100 {
+        head.extend_from_slice(&line);
+        lines += 1;
+        if lines > MAX_HEAD_LINES {
             return Ok(Some(Err(431)));
         }
     }
-    let lines: Vec<String> = head
-        .iter()
-        .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
-        .collect();
-    let mut parts = lines[0].split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Ok(Some(Err(400)));
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Ok(Some(Err(400)));
-    }
-    let mut headers = Vec::new();
-    for line in &lines[1..] {
-        let Some((name, value)) = line.split_once(':') else {
-            return Ok(Some(Err(400)));
-        };
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    Ok(Some(Ok(Request {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        version: version.to_owned(),
-        headers,
-    })))
+    Ok(Some(parse_request_head(&head)))
 }
 
 /// Answers one request.
@@ -607,6 +633,43 @@ mod tests {
             clean_path("/pulp/content/repo/a%20b.rpm").as_deref(),
             Some("repo/a b.rpm")
         );
+    }
+
+    #[test]
+    fn request_heads_parse_or_give_the_status_to_answer() {
+        let request =
+            parse_request_head(b"GET /a/b.rpm HTTP/1.1\r\nHost: x\r\nRange:  bytes=0-1 \r\n")
+                .unwrap();
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.target, "/a/b.rpm");
+        assert_eq!(request.version, "HTTP/1.1");
+        assert_eq!(request.header("range"), Some("bytes=0-1"));
+        assert_eq!(request.header("If-Range"), None);
+        assert_eq!(
+            parse_request_head(b"GET / HTTP/1.0\n").unwrap().headers,
+            Vec::new()
+        );
+        for bad in [
+            &b""[..],
+            b"GET /\r\n",
+            b"GET / HTTP/2\r\n",
+            b"GET  / HTTP/1.1\r\n",
+            b"GET / HTTP/1.1 x\r\n",
+            b"GET / HTTP/1.1\r\nno colon\r\n",
+            b"\xff\xfe / HTTP/1.1\r\nA: b\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse_request_head(bad),
+                Err(400),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}",
+            "A: b\r\n".repeat(MAX_HEAD_LINES + 1)
+        );
+        assert_eq!(parse_request_head(many.as_bytes()), Err(431));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum Error {
     /// The step run before the swap (e.g. signing repomd.xml) failed; the old repodata stays.
     #[error("before replacing repodata: {0}")]
     BeforeSwap(String),
+    /// Existing repodata is unusable (missing, inconsistent or not well-formed).
+    #[error("{path}: {reason}")]
+    Repodata { path: PathBuf, reason: String },
     /// Writing a SQLite database failed.
     #[error("sqlite database {path}: {source}")]
     Sqlite {

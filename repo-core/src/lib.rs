@@ -2,9 +2,10 @@
 //!
 //! It owns the RPM header reader, the package record with createrepo_c's rules, the XML,
 //! sqlite and repomd.xml writers, compression (including block-assembled gzip/zstd files),
-//! duplicate-NEVRA resolution, the package cache behind `--update` and the `createrepo` run
-//! itself. It must not print, parse command lines or know about storage backends,
-//! signing or publishing: those live in the CLI, `signer` and `publisher`.
+//! duplicate-NEVRA resolution, the package cache behind `--update`, the `createrepo` run
+//! itself, and reading existing repodata back into records. It must not print, parse
+//! command lines or know about storage backends, signing or publishing: those live in the
+//! CLI, `signer` and `publisher`.
 
 pub mod blocks;
 pub mod cache;
@@ -14,6 +15,7 @@ pub mod createrepo;
 pub mod duplicates;
 pub mod error;
 pub mod evr;
+pub mod existing;
 pub mod fragments;
 pub mod header;
 pub mod memory;
