@@ -51,6 +51,7 @@ enum StatsCommand {
 #[derive(Debug, Args)]
 struct IngestArgs {
     /// The statistics database (created if missing).
+    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     /// Path layout: copr, rpmdepot or a pattern like /pub/{distro}/{arch} (repeatable; tried
@@ -106,6 +107,7 @@ struct FilterArgs {
 
 #[derive(Debug, Args)]
 struct ReportArgs {
+    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     #[arg(long, value_enum, default_value = "day")]
@@ -118,6 +120,7 @@ struct ReportArgs {
 
 #[derive(Debug, Args)]
 struct TopArgs {
+    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     #[command(flatten)]
@@ -131,6 +134,7 @@ struct TopArgs {
 
 #[derive(Debug, Args)]
 struct CoprPayloadArgs {
+    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     /// First day (YYYY-MM-DD, UTC).
@@ -143,6 +147,7 @@ struct CoprPayloadArgs {
 
 #[derive(Debug, Args)]
 struct HtmlArgs {
+    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     /// Repositories matching this glob.

@@ -418,23 +418,51 @@ fn bar_chart_svg(title: &str, bars: &[(String, u64)]) -> String {
     svg
 }
 
-/// A horizontal bar chart as inline SVG.
+/// Average advance of a 12 px sans-serif glyph, rounded up, for sizing label columns.
+const LABEL_CHAR_WIDTH: f64 = 7.2;
+/// Labels longer than this are cut with an ellipsis (the full text stays in a tooltip).
+const MAX_LABEL_CHARS: usize = 72;
+
+/// `label` cut to [`MAX_LABEL_CHARS`] characters, with an ellipsis when it was cut.
+fn shorten_label(label: &str) -> (String, bool) {
+    if label.chars().count() <= MAX_LABEL_CHARS {
+        return (label.to_owned(), false);
+    }
+    let mut short: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
+    short.push('…');
+    (short, true)
+}
+
+/// A horizontal bar chart as inline SVG. The label column is as wide as the longest label,
+/// so right-aligned labels are never clipped at the left edge.
 fn hbar_chart_svg(title: &str, bars: &[(String, u64)]) -> String {
     let row = 22.0_f64;
-    let width = 900.0_f64;
-    let label_w = 320.0;
+    let labels: Vec<(String, bool)> = bars.iter().map(|(label, _)| shorten_label(label)).collect();
+    let longest = labels
+        .iter()
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * LABEL_CHAR_WIDTH + 16.0).max(80.0);
+    let bar_area = 500.0;
+    let width = label_w + bar_area + 80.0;
     let height = row * bars.len().max(1) as f64 + 10.0;
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.1} {height}" width="{width:.1}" height="{height}" role="img" aria-label="{}">"#,
         escape_html(title)
     );
-    for (i, (label, value)) in bars.iter().enumerate() {
+    for (i, ((label, cut), (full, value))) in labels.iter().zip(bars).enumerate() {
         let y = 5.0 + row * i as f64;
-        let w = (width - label_w - 80.0) * (*value as f64) / max;
+        let w = bar_area * (*value as f64) / max;
+        let tooltip = if *cut {
+            format!("<title>{}</title>", escape_html(full))
+        } else {
+            String::new()
+        };
         let _ = write!(
             svg,
-            r##"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end" fill="#333">{}</text><rect x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="#51a2da"/><text x="{:.1}" y="{:.1}" font-size="12" fill="#333">{value}</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end" fill="#333">{tooltip}{}</text><rect x="{label_w:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="#51a2da"/><text x="{:.1}" y="{:.1}" font-size="12" fill="#333">{value}</text>"##,
             label_w - 8.0,
             y + 15.0,
             escape_html(label),
@@ -558,4 +586,40 @@ table{{border-collapse:collapse}}td,th{{padding:2px 10px;border-bottom:1px solid
     }
     page.push_str("<p><small>Downloads are completed GET transfers and resumed downloads that reached the last byte; HEAD, 304 and other partial responses are not counted. Days are UTC.</small></p>\n</body>\n</html>\n");
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The x of the first bar: where the label column ends.
+    fn label_column(svg: &str) -> f64 {
+        let start = svg.find("<rect x=\"").unwrap() + "<rect x=\"".len();
+        let end = start + svg[start..].find('"').unwrap();
+        svg[start..end].parse().unwrap()
+    }
+
+    #[test]
+    fn the_label_column_fits_the_longest_label() {
+        let long = "copr-backend (@copr/copr-dev/fedora-rawhide-x86_64)".to_owned();
+        let svg = hbar_chart_svg("t", &[(long.clone(), 3), ("ed".into(), 1)]);
+        assert!(label_column(&svg) >= long.chars().count() as f64 * LABEL_CHAR_WIDTH);
+        assert!(svg.contains(&long));
+        let short = hbar_chart_svg("t", &[("dnf".into(), 4)]);
+        assert_eq!(label_column(&short), 80.0);
+    }
+
+    #[test]
+    fn very_long_labels_are_cut_and_keep_their_full_text_as_a_tooltip() {
+        let long = format!(
+            "{}-1.0-1.fc42.x86_64 (owner/project/chroot)",
+            "x".repeat(100)
+        );
+        let svg = hbar_chart_svg("t", &[(long.clone(), 1)]);
+        assert!(svg.contains(&format!("<title>{long}</title>")));
+        let (shown, cut) = shorten_label(&long);
+        assert!(cut && shown.ends_with('…'));
+        assert_eq!(shown.chars().count(), MAX_LABEL_CHARS);
+        assert!(label_column(&svg) <= MAX_LABEL_CHARS as f64 * LABEL_CHAR_WIDTH + 16.0);
+    }
 }
