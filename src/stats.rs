@@ -51,7 +51,6 @@ enum StatsCommand {
 #[derive(Debug, Args)]
 struct IngestArgs {
     /// The statistics database (created if missing).
-    /// The statistics database written by `stats ingest`.
     #[arg(long)]
     db: PathBuf,
     /// Path layout: copr, rpmdepot or a pattern like /pub/{distro}/{arch} (repeatable; tried
