@@ -5,7 +5,9 @@
 //! always kept (here: the newest `keep`), older ones go once older than `min_age`, and a
 //! source package goes with the last binary built from it. Collection deletes an artifact
 //! only when no kept version and no publication references it and it is older than the
-//! grace period (an `add` in progress stores artifacts before recording them).
+//! grace period: an `add` in progress stores artifacts before recording them, and one that
+//! takes an artifact already in the store first makes it young again (`BlobStore::refresh`),
+//! so a gc running meanwhile leaves it.
 //! Must not: change a version (pruning makes a new one) or delete anything referenced.
 
 use std::cmp::Ordering;

@@ -80,6 +80,20 @@ fn s3_put_get_head_list_delete_and_multipart() {
         Err(publisher::Error::NotFound(_))
     ));
 
+    // Refresh: a new Last-Modified (second resolution), the same content.
+    let before = store.head("a/small").unwrap().unwrap().modified;
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    store.refresh("a/small").unwrap();
+    let after = store.head("a/small").unwrap().unwrap();
+    assert!(
+        after.modified > before,
+        "{:?} -> {:?}",
+        before,
+        after.modified
+    );
+    assert_eq!(after.size, 11);
+    assert_eq!(read_all(&store, "a/small", None), b"hello world");
+
     // Multipart: 20 MiB of non-repeating bytes, checked on the way up and read back.
     let big: Vec<u8> = (0..20u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)

@@ -228,6 +228,14 @@ impl BlobStore for LocalStore {
         }
     }
 
+    fn refresh(&self, key: &str) -> Result<()> {
+        let path = self.path_of(key)?;
+        // The owner may set a file's times through a read-only handle.
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        file.set_modified(SystemTime::now())
+            .map_err(|e| Error::io(&path, e))
+    }
+
     fn presigned_get(&self, _key: &str, _expires: Duration) -> Result<Option<String>> {
         Ok(None)
     }
@@ -318,6 +326,35 @@ mod tests {
             0,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn an_old_artifact_taken_again_is_made_young_for_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("store")).unwrap();
+        let file = dir.path().join("pkg");
+        fs::write(&file, b"package bytes").unwrap();
+        let (digest, _) = sha256_of_file(&file).unwrap();
+        store.put_artifact(&file, &digest).unwrap();
+        let key = crate::store::artifact_key(&digest).unwrap();
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        File::open(store.path_of(&key).unwrap())
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        let age = |store: &LocalStore| {
+            let modified = store.head(&key).unwrap().unwrap().modified;
+            SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default()
+        };
+        assert!(age(&store) > Duration::from_secs(7000));
+        assert_eq!(
+            store.put_artifact(&file, &digest).unwrap(),
+            PutOutcome::AlreadyPresent
+        );
+        assert!(age(&store) < crate::store::REFRESH_AFTER, "refreshed");
+        store.verify(&key, 13, &digest).unwrap();
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub use s3::{S3Settings, S3Store};
 
 use crate::error::{Error, Result};
 
+/// An existing artifact that an `add` takes again is marked as just used when it is older
+/// than this, so that gc (whose grace period must be longer; the default is an hour) leaves it.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(60);
+
 /// What a store knows of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -63,6 +67,10 @@ pub trait BlobStore: Send + Sync {
     /// Deletes `key`; deleting an absent key is not an error.
     fn delete(&self, key: &str) -> Result<()>;
 
+    /// Sets `key`'s modification time to now without changing its content, so `gc`'s grace
+    /// period covers an artifact that an `add` is about to reference again.
+    fn refresh(&self, key: &str) -> Result<()>;
+
     /// A URL a client may GET `key` from directly, for `serve --redirect`; `None` when the
     /// store has no such thing (local disk).
     fn presigned_get(&self, key: &str, expires: Duration) -> Result<Option<String>>;
@@ -80,6 +88,19 @@ pub trait BlobStore: Send + Sync {
         if let Some(info) = self.head(&key)?
             && info.size == size
         {
+            // An old unreferenced artifact may be past gc's grace period: make it young
+            // before the caller records a reference to it, or a gc running meanwhile could
+            // delete it between this check and the catalog commit.
+            let age = SystemTime::now()
+                .duration_since(info.modified)
+                .unwrap_or_default();
+            if age > REFRESH_AFTER
+                && let Err(err) = self.refresh(&key)
+            {
+                tracing::warn!(
+                    "{key}: could not mark the artifact as just used ({err}); a gc running now could remove it"
+                );
+            }
             return Ok(PutOutcome::AlreadyPresent);
         }
         let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
@@ -296,6 +317,9 @@ impl BlobStore for PrefixedStore<'_> {
     }
     fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(&self.full(key))
+    }
+    fn refresh(&self, key: &str) -> Result<()> {
+        self.inner.refresh(&self.full(key))
     }
     fn presigned_get(&self, key: &str, expires: Duration) -> Result<Option<String>> {
         self.inner.presigned_get(&self.full(key), expires)

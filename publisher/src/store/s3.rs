@@ -16,7 +16,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use sha2::{Digest, Sha256};
 
 use super::{BlobStore, ObjectInfo, ObjectReader, check_body, check_key};
@@ -377,6 +377,19 @@ fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(err: &E) -> bool {
     matches!(err.code(), Some("NoSuchKey" | "NotFound" | "404"))
 }
 
+/// `bucket/key` as the `x-amz-copy-source` header wants it: URL-encoded, slashes kept.
+fn percent_encode_key(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 impl BlobStore for S3Store {
     fn url(&self) -> String {
         if self.settings.prefix.is_empty() {
@@ -406,6 +419,25 @@ impl BlobStore for S3Store {
         hasher.update(&bytes);
         check_body(key, size, bytes.len() as u64, sha256, hasher)?;
         self.put_single(key, bytes)
+    }
+
+    fn refresh(&self, key: &str) -> Result<()> {
+        let full = self.full_key(key)?;
+        // Copying an object onto itself is allowed when its metadata is replaced; the copy
+        // happens inside the server and gives the object a new Last-Modified.
+        let source = percent_encode_key(&format!("{}/{full}", self.settings.bucket));
+        self.runtime
+            .block_on(
+                self.client
+                    .copy_object()
+                    .bucket(&self.settings.bucket)
+                    .key(&full)
+                    .copy_source(source)
+                    .metadata_directive(MetadataDirective::Replace)
+                    .send(),
+            )
+            .map_err(|e| s3_error("CopyObject", &full, e))?;
+        Ok(())
     }
 
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
@@ -595,6 +627,14 @@ impl BlobStore for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources_are_url_encoded_with_slashes_kept() {
+        assert_eq!(
+            percent_encode_key("bucket/pre fix/artifact/ab/cd+é"),
+            "bucket/pre%20fix/artifact/ab/cd%2B%C3%A9"
+        );
+    }
 
     #[test]
     fn profiles_are_read_from_ini_files() {
