@@ -419,6 +419,19 @@ enum Feed {
     },
 }
 
+/// Hands a finished block to every document writer. A writer that stopped (it failed and
+/// reports why when joined) no longer receives blocks.
+fn send_block(senders: &[SyncSender<Feed>], key: String, block: Vec<PackageText>) {
+    let key: Arc<str> = Arc::from(key);
+    let packages = Arc::new(block);
+    for tx in senders {
+        let _ = tx.send(Feed::Block {
+            key: Arc::clone(&key),
+            packages: Arc::clone(&packages),
+        });
+    }
+}
+
 /// A block ends after at most this much metadata text, so blocks stay small enough to
 /// compress in parallel and cheap to redo.
 const MAX_BLOCK_BYTES: usize = 2 << 20;
@@ -1186,14 +1199,7 @@ pub fn run_with_hook(
                     || ends_block(package.relative_path())
                 {
                     let key = std::mem::replace(&mut block_key, ChecksumType::Sha256.hasher());
-                    let key: Arc<str> = Arc::from(key.finish_hex());
-                    let packages = Arc::new(std::mem::take(&mut block));
-                    for tx in &senders {
-                        let _ = tx.send(Feed::Block {
-                            key: Arc::clone(&key),
-                            packages: Arc::clone(&packages),
-                        });
-                    }
+                    send_block(&senders, key.finish_hex(), std::mem::take(&mut block));
                     block_bytes = 0;
                     blocks_sent += 1;
                     if blocks_sent.is_multiple_of(TRIM_EVERY_BLOCKS) {
@@ -1469,14 +1475,7 @@ pub fn write_repodata(
                 || block_bytes >= MAX_BLOCK_BYTES
                 || ends_block(&package.location_href)
             {
-                let key: Arc<str> = Arc::from(index.to_string());
-                let packages = Arc::new(std::mem::take(&mut block));
-                for tx in &senders {
-                    let _ = tx.send(Feed::Block {
-                        key: Arc::clone(&key),
-                        packages: Arc::clone(&packages),
-                    });
-                }
+                send_block(&senders, index.to_string(), std::mem::take(&mut block));
                 block_bytes = 0;
             }
         }

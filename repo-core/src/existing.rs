@@ -456,42 +456,8 @@ impl PrimaryReader {
         };
         let doc = &mut self.document;
         let mut record = PackageRecord {
-            pkgid: String::new(),
-            checksum_type: String::new(),
-            name: String::new(),
-            arch: String::new(),
             epoch: "0".into(),
-            version: String::new(),
-            release: String::new(),
-            summary: String::new(),
-            description: String::new(),
-            packager: String::new(),
-            url: String::new(),
-            time_file: 0,
-            time_build: 0,
-            size_package: 0,
-            size_installed: 0,
-            size_archive: 0,
-            location_href: String::new(),
-            location_base: None,
-            license: String::new(),
-            vendor: String::new(),
-            group: String::new(),
-            buildhost: String::new(),
-            sourcerpm: String::new(),
-            header_start: 0,
-            header_end: 0,
-            provides: Vec::new(),
-            requires: Vec::new(),
-            conflicts: Vec::new(),
-            obsoletes: Vec::new(),
-            suggests: Vec::new(),
-            enhances: Vec::new(),
-            recommends: Vec::new(),
-            supplements: Vec::new(),
-            files: Vec::new(),
-            files_checksum_type: String::new(),
-            changelogs: Vec::new(),
+            ..PackageRecord::default()
         };
         let (mut has_name, mut has_version, mut has_checksum, mut has_location, mut has_size) =
             (false, false, false, false, false);

@@ -91,8 +91,9 @@ pub struct ChangelogEntry {
     pub text: String,
 }
 
-/// Everything repodata holds about one package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything repodata holds about one package. `Default` is an empty record (epoch "" and
+/// no dependencies), for readers that fill it field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageRecord {
     /// Hex digest of the whole package file (`pkgid`).
     pub pkgid: String,
