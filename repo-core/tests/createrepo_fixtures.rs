@@ -2,38 +2,16 @@
 //! determinism. Golden files live in `fixtures/golden/`; `RPMDEPOT_BLESS=1` rewrites them
 //! (check the diff against createrepo_c before committing, see fixtures/README.md).
 
+mod common;
+
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
+use common::{copy_tree, fixtures};
 use repo_core::createrepo::{CreaterepoOptions, CreaterepoSummary, run};
 use repo_core::{Compression, DuplicatePolicy, Error};
-
-const FIXED_MTIME: u64 = 1_700_000_000;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-/// Copies a fixture directory into `dest` with a fixed mtime on every package, since
-/// `<time file>` is the file's mtime and a git checkout sets arbitrary ones.
-fn copy_tree(src: &Path, dest: &Path) {
-    fs::create_dir_all(dest).unwrap();
-    for entry in fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let target = dest.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-            let file = fs::File::options().write(true).open(&target).unwrap();
-            let time = UNIX_EPOCH + Duration::from_secs(FIXED_MTIME);
-            file.set_times(fs::FileTimes::new().set_modified(time))
-                .unwrap();
-        }
-    }
-}
 
 fn options(input: &Path) -> CreaterepoOptions {
     let mut options = CreaterepoOptions::new(input);

@@ -3,39 +3,19 @@
 //! repositories (wrong checksum in repomd.xml, missing file, hostile locations, truncated XML)
 //! give errors naming the file and the reason.
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
 
+use common::{copy_tree, fixtures};
 use repo_core::createrepo::{CreaterepoOptions, run};
 use repo_core::existing::{ExistingRepodata, open_decompressed};
 use repo_core::package::{PackageSource, read_package};
 use repo_core::xml::MetadataKind;
 use repo_core::{ChangelogLimit, ChecksumType, Compression, PackageRecord};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-/// Copies the fixture packages with a fixed mtime (`<time file>` is the file's mtime).
-fn copy_tree(src: &Path, dest: &Path) {
-    fs::create_dir_all(dest).unwrap();
-    for entry in fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let target = dest.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-            let file = fs::File::options().write(true).open(&target).unwrap();
-            let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-            file.set_times(fs::FileTimes::new().set_modified(time))
-                .unwrap();
-        }
-    }
-}
 
 fn fixture_repo(dir: &Path) -> PathBuf {
     let repo = dir.join("repo");
