@@ -38,6 +38,24 @@ impl ChecksumType {
             ChecksumType::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
         }
     }
+
+    /// Hex digest and length of everything `reader` yields, read in 1 MiB pieces.
+    pub fn of_reader(self, reader: &mut dyn std::io::Read) -> std::io::Result<(String, u64)> {
+        let mut hasher = self.hasher();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buffer[..n]);
+            total += n as u64;
+        }
+        Ok((hasher.finish_hex(), total))
+    }
 }
 
 impl FromStr for ChecksumType {
@@ -105,6 +123,21 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_is_hashed_whole_and_measured() {
+        let (digest, len) = ChecksumType::Sha256.of_reader(&mut &b"abc"[..]).unwrap();
+        assert_eq!(
+            digest,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(len, 3);
+        let big = vec![7u8; (1 << 20) + 5];
+        let mut h = ChecksumType::Sha512.hasher();
+        h.update(&big);
+        let (digest, len) = ChecksumType::Sha512.of_reader(&mut &big[..]).unwrap();
+        assert_eq!((digest, len), (h.finish_hex(), big.len() as u64));
+    }
 
     #[test]
     fn known_digests() {

@@ -974,26 +974,16 @@ impl ListedFile {
                 format!("listed in repomd.xml but cannot be read: {e}"),
             )
         })?;
-        let mut hasher = self.checksum_type.hasher();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = match file.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(path, e)),
-            };
-            hasher.update(&buffer[..n]);
-            size += n as u64;
-        }
+        let (actual, size) = self
+            .checksum_type
+            .of_reader(&mut file)
+            .map_err(|e| Error::io(path, e))?;
         if let Some(expected) = self.size.filter(|&s| s != size) {
             return Err(repodata_error(
                 path,
                 format!("{size} bytes, but repomd.xml says {expected}"),
             ));
         }
-        let actual = hasher.finish_hex();
         if actual != self.checksum {
             return Err(repodata_error(
                 path,

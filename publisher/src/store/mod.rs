@@ -173,20 +173,7 @@ pub fn check_key(key: &str) -> Result<()> {
 
 /// Hex sha256 and length of everything `reader` yields.
 pub fn sha256_of_reader(reader: &mut dyn Read) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        total += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), total))
+    repo_core::ChecksumType::Sha256.of_reader(reader)
 }
 
 /// Hex sha256 of a file.
