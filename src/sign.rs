@@ -19,6 +19,15 @@ pub struct SigningArgs {
     /// File whose first line is the signing-service token (default: env RPMDEPOT_SIGNER_TOKEN).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Connections to the signing service, shared by all signing threads (at least 1).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "signer",
+        default_value_t = signer::service::DEFAULT_CLIENT_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    signer_connections: usize,
     /// Digest algorithm (sha256, sha384, sha512; SHA-1 is refused).
     #[arg(long, default_value = "sha256")]
     digest: String,
@@ -49,8 +58,13 @@ impl SigningArgs {
                         .filter(|t| !t.is_empty())
                         .context("no token: --token-file or env RPMDEPOT_SIGNER_TOKEN")?,
                 };
-                let remote = signer::service::RemoteKey::connect(endpoint, &token, key)
-                    .with_context(|| format!("key {key} on signer {url}"))?;
+                let remote = signer::service::RemoteKey::connect_with_limit(
+                    endpoint,
+                    &token,
+                    key,
+                    self.signer_connections,
+                )
+                .with_context(|| format!("key {key} on signer {url}"))?;
                 Ok(Box::new(remote))
             }
             None => {

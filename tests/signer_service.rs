@@ -8,6 +8,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use signer::service::{AuditSink, Endpoint, RemoteKey, SignerService, TokenGrant};
+use signer::sign::{DigestAlgo, sign_packages};
 
 const TOKEN: &str = "ci-token-0123456789abcdef";
 const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
@@ -358,4 +362,98 @@ fn concurrent_clients_and_local_signatures_verify_the_same() {
         std::fs::read(repo.join("repodata/repomd.xml.key")).unwrap(),
         std::fs::read(&setup.key_file).unwrap()
     );
+}
+
+/// The same keystore's `team/app` served in this process, so the test can read the
+/// service's connection counter; the serving thread lives as long as the test process.
+fn serve_in_process(setup: &Setup) -> (Arc<SignerService>, String) {
+    let key = signer::Keystore::open(&setup.keystore)
+        .unwrap()
+        .unlock("team/app", None)
+        .unwrap();
+    let audit: AuditSink = Arc::new(Mutex::new(Box::new(std::io::sink())));
+    let grants = vec![TokenGrant::new("ci", TOKEN, vec!["team/*".into()])];
+    let service = Arc::new(SignerService::new(vec![key], grants, audit));
+    let (ready, address) = std::sync::mpsc::channel();
+    let serving = Arc::clone(&service);
+    std::thread::spawn(move || {
+        serving.serve(&Endpoint::Tcp("127.0.0.1:0".into()), |addr| {
+            ready.send(addr.to_string()).unwrap();
+        })
+    });
+    (service, address.recv().unwrap())
+}
+
+#[test]
+fn sign_keeps_to_its_signer_connection_limit() {
+    if !tools_available(&["rpmkeys"]) {
+        return;
+    }
+    let setup = setup();
+    let (service, address) = serve_in_process(&setup);
+    let files = packages(&setup.dir.join("many"), 24);
+    let out = run(rpmdepot(&setup.keystore)
+        .env("RPMDEPOT_SIGNER_TOKEN", TOKEN)
+        .args(["sign", "--signer", &address, "--signer-connections", "2"])
+        .args(["--key", "team/app"])
+        .args(&files));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peak = service.peak_connections();
+    assert!(
+        (1..=2).contains(&peak),
+        "{peak} connections open at once, limit 2"
+    );
+    rpmkeys_ok(&setup, &files);
+
+    let out = run(rpmdepot(&setup.keystore)
+        .env("RPMDEPOT_SIGNER_TOKEN", TOKEN)
+        .args(["sign", "--signer", &address, "--signer-connections", "0"])
+        .args(["--key", "team/app"])
+        .args(&files));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--signer-connections"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kept_connections_survive_a_service_restart_between_batches() {
+    if !tools_available(&["rpmkeys"]) {
+        return;
+    }
+    let setup = setup();
+    let socket = setup.dir.join("restart.sock");
+    for (round, listen) in [format!("unix:{}", socket.display()), "127.0.0.1:0".into()]
+        .into_iter()
+        .enumerate()
+    {
+        let service = serve(&setup, &listen);
+        let address = service.address.clone();
+        let endpoint: Endpoint = address.parse().unwrap();
+        let key = RemoteKey::connect_with_limit(endpoint, TOKEN, "team/app", 2).unwrap();
+        let sign = |files: &[PathBuf]| {
+            for result in sign_packages(files, None, &key, DigestAlgo::Sha256, &|| {}) {
+                if let Err(err) = result {
+                    panic!("{address}: {err}");
+                }
+            }
+        };
+        let first = packages(&setup.dir.join(format!("first-{round}")), 6);
+        sign(&first);
+        // The key's idle connections now lead to a dead service; a new one listens at the
+        // same address.
+        drop(service);
+        let restarted = serve(&setup, &address);
+        assert_eq!(restarted.address, address);
+        let second = packages(&setup.dir.join(format!("second-{round}")), 6);
+        sign(&second);
+        let all: Vec<PathBuf> = first.into_iter().chain(second).collect();
+        rpmkeys_ok(&setup, &all);
+    }
 }

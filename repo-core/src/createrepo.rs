@@ -21,10 +21,11 @@ use crate::checksum::ChecksumType;
 use crate::compress::{Compression, FileStats, MetadataFile, compress_file};
 use crate::duplicates::{DuplicateGroup, DuplicateKey, DuplicatePolicy, resolve};
 use crate::error::{Error, Result};
+use crate::existing::is_safe_location;
 use crate::fragments::{FragmentLocation, FragmentReader, FragmentWriter, Fragments};
 use crate::package::{PackageSource, read_package};
 use crate::record::ChangelogLimit;
-use crate::repomd::{Repomd, RepomdRecord, is_generated_type, parse_records};
+use crate::repomd::{ListedRecord, Repomd, RepomdRecord, is_generated_type, read_repomd};
 use crate::scan::{PackageTask, from_list, read_pkglist, walk};
 use crate::sqlite::{RepoDatabases, write_filelists_ext_database};
 use crate::xml::MetadataKind;
@@ -642,28 +643,35 @@ fn file_mtime(path: &Path) -> Result<i64> {
     Ok(fs::metadata(path).map_err(|e| Error::io(path, e))?.mtime())
 }
 
-/// Hrefs of the files an existing repomd.xml references (without parsing it fully).
-fn referenced_files(repomd_xml: &str) -> Vec<String> {
-    repomd_xml
-        .split("<location ")
-        .skip(1)
-        .filter_map(|rest| {
-            let start = rest.find("href=\"")? + 6;
-            let end = rest[start..].find('"')? + start;
-            let href = &rest[start..end];
-            Some(href.rsplit('/').next().unwrap_or(href).to_owned())
-        })
-        .collect()
+/// The records of the repomd.xml about to be replaced. One that cannot be read is passed
+/// over with a warning naming it and the reason, as createrepo_c does: the run goes on as if
+/// there were none, so its additional records are not carried over and every old file is
+/// left in place.
+fn old_repomd_records(out_dir: &Path) -> Vec<ListedRecord> {
+    match read_repomd(&out_dir.join("repodata/repomd.xml")) {
+        Ok(records) => records.unwrap_or_default(),
+        Err(err) => {
+            tracing::warn!("cannot read the old repomd.xml, going on without it: {err}");
+            Vec::new()
+        }
+    }
 }
 
 /// Copies files of the old `repodata/` that the retention policy keeps into the new one.
-fn retain_old_files(old: &Path, new: &Path, retention: Retention) -> Result<()> {
+fn retain_old_files(
+    old: &Path,
+    new: &Path,
+    retention: Retention,
+    old_records: &[ListedRecord],
+) -> Result<()> {
     let Ok(entries) = fs::read_dir(old) else {
         return Ok(());
     };
-    let referenced = fs::read_to_string(old.join("repomd.xml"))
-        .map(|xml| referenced_files(&xml))
-        .unwrap_or_default();
+    let referenced: Vec<&str> = old_records
+        .iter()
+        .filter_map(|r| r.location_href.as_deref())
+        .map(|href| href.rsplit('/').next().unwrap_or(href))
+        .collect();
     let now = SystemTime::now();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(old, e))?;
@@ -696,24 +704,29 @@ fn keep_additional_metadata(
     temp_dir: &Path,
     options: &CreaterepoOptions,
     fixed_timestamp: Option<i64>,
+    old_records: &[ListedRecord],
     repomd: &mut Repomd,
 ) -> Result<()> {
-    let old_repomd = out_dir.join("repodata/repomd.xml");
-    let Ok(xml) = fs::read_to_string(&old_repomd) else {
-        return Ok(());
-    };
-    for mut record in parse_records(&xml) {
-        if is_generated_type(&record.kind)
-            || (options.groupfile.is_some() && record.kind.starts_with("group"))
-            || repomd.records.iter().any(|r| r.kind == record.kind)
+    for listed in old_records {
+        let kind = &listed.kind;
+        if is_generated_type(kind)
+            || (options.groupfile.is_some() && kind.starts_with("group"))
+            || repomd.records.iter().any(|r| r.kind == *kind)
         {
             continue;
         }
+        let mut record = match listed.to_record() {
+            Ok(record) => record,
+            Err(reason) => {
+                tracing::warn!("old repomd.xml: {reason}; not keeping it");
+                continue;
+            }
+        };
         let Some(name) = record.location_href.strip_prefix("repodata/") else {
-            tracing::warn!("not keeping {} record outside repodata/", record.kind);
+            tracing::warn!("not keeping {kind} record outside repodata/");
             continue;
         };
-        if name.contains('/') {
+        if name.contains('/') || !is_safe_location(&record.location_href) {
             continue;
         }
         let source = out_dir.join("repodata").join(name);
@@ -1341,11 +1354,24 @@ pub fn run_with_hook(
             repomd_checksum,
         )?);
     }
+    let old_records = old_repomd_records(out_dir);
     if options.update && options.keep_all_metadata {
-        keep_additional_metadata(out_dir, &temp_dir, options, fixed_timestamp, &mut repomd)?;
+        keep_additional_metadata(
+            out_dir,
+            &temp_dir,
+            options,
+            fixed_timestamp,
+            &old_records,
+            &mut repomd,
+        )?;
     }
     repomd.sort_records();
-    retain_old_files(&out_dir.join("repodata"), &temp_dir, options.retention)?;
+    retain_old_files(
+        &out_dir.join("repodata"),
+        &temp_dir,
+        options.retention,
+        &old_records,
+    )?;
 
     let repomd_path = temp_dir.join("repomd.xml");
     let mut repomd_file = MetadataFile::create(&repomd_path, Compression::None, repomd_checksum)?;
@@ -1521,10 +1547,27 @@ mod tests {
     }
 
     #[test]
-    fn old_repomd_references_are_found() {
-        let xml = r#"<data type="primary"><location href="repodata/abc-primary.xml.gz"/></data>
-                     <data type="group"><location href="repodata/comps.xml"/></data>"#;
-        assert_eq!(referenced_files(xml), ["abc-primary.xml.gz", "comps.xml"]);
+    fn an_unreadable_old_repomd_counts_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("repodata")).unwrap();
+        assert!(old_repomd_records(dir.path()).is_empty());
+        let repomd = dir.path().join("repodata/repomd.xml");
+        fs::write(
+            &repomd,
+            r#"<repomd><data type="primary"><location href="repodata/abc-primary.xml.gz"/></data>
+               <data type="group"><location href="repodata/comps&amp;.xml"/></data></repomd>"#,
+        )
+        .unwrap();
+        let hrefs: Vec<_> = old_repomd_records(dir.path())
+            .into_iter()
+            .map(|r| r.location_href.unwrap())
+            .collect();
+        assert_eq!(
+            hrefs,
+            ["repodata/abc-primary.xml.gz", "repodata/comps&.xml"]
+        );
+        fs::write(&repomd, "<repomd><data type=\"primary\">").unwrap();
+        assert!(old_repomd_records(dir.path()).is_empty());
     }
 
     #[test]

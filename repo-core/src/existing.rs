@@ -4,28 +4,23 @@
 //! magic bytes and streamed in lockstep, so memory stays at one package whatever the size of
 //! the repository.
 //!
-//! Owns: the repomd.xml reader for these records, the checks on metadata locations and
-//! checksums, compression detection and the streaming XML readers. Must not: read packages
+//! Owns: the checks on the records repomd.xml lists ([`crate::repomd`] reads them), on
+//! metadata locations and checksums, compression detection and the readers of primary,
+//! filelists and other (on [`crate::xml_reader`]). Must not: read packages
 //! or decide whether a record may be trusted for a package file (the caller compares its
 //! pkgid with the file), and never follows a location out of the repository.
 
-use std::borrow::Cow;
 use std::fmt::Display;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-use quick_xml::Reader;
-use quick_xml::events::Event;
 
 use crate::checksum::ChecksumType;
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::record::{ChangelogEntry, Dependency, FileKind, PackageFile, PackageRecord};
-
-/// repomd.xml is a small index; anything larger is not one.
-const MAX_REPOMD_BYTES: u64 = 16 << 20;
+use crate::repomd::read_repomd;
+use crate::xml_reader::{Document, StartTag};
 
 /// One metadata file listed in repomd.xml, after its location was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,290 +101,6 @@ pub fn open_decompressed(path: &Path) -> Result<Box<dyn BufRead + Send>> {
             zstd::stream::read::Decoder::with_buffer(input).map_err(|e| Error::io(path, e))?,
         )),
     })
-}
-
-/// A start tag's name and attributes (unescaped).
-struct StartTag {
-    name: Vec<u8>,
-    attributes: Vec<(Vec<u8>, String)>,
-}
-
-impl StartTag {
-    fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(key, _)| key == name.as_bytes())
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn display_name(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.name)
-    }
-}
-
-/// What the streaming reader hands out.
-enum Node {
-    Start(StartTag),
-    End,
-    Text(String),
-    Eof,
-}
-
-/// The predefined XML entities.
-fn predefined_entity(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "lt" => "<",
-        "gt" => ">",
-        "amp" => "&",
-        "apos" => "'",
-        "quot" => "\"",
-        _ => return None,
-    })
-}
-
-/// An event as a [`Node`]; `None` for what the readers ignore (comments, declarations).
-fn convert(event: Event<'_>) -> std::result::Result<Option<Node>, String> {
-    Ok(Some(match event {
-        Event::Start(start) => {
-            let mut attributes = Vec::new();
-            for attribute in start.attributes() {
-                let attribute = attribute.map_err(|e| format!("bad attribute: {e}"))?;
-                let value = attribute
-                    .unescape_value()
-                    .map_err(|e| format!("bad attribute value: {e}"))?;
-                attributes.push((attribute.key.as_ref().to_vec(), value.into_owned()));
-            }
-            Node::Start(StartTag {
-                name: start.name().as_ref().to_vec(),
-                attributes,
-            })
-        }
-        Event::End(_) => Node::End,
-        // Empty elements are expanded into start and end by the reader's settings.
-        Event::Empty(_) => return Err("unexpected empty element".into()),
-        Event::Text(text) => Node::Text(
-            text.xml10_content()
-                .map_err(|e| format!("bad text: {e}"))?
-                .into_owned(),
-        ),
-        Event::CData(data) => Node::Text(
-            data.decode()
-                .map_err(|e| format!("bad CDATA: {e}"))?
-                .into_owned(),
-        ),
-        Event::GeneralRef(reference) => {
-            let name = reference
-                .decode()
-                .map_err(|e| format!("bad reference: {e}"))?
-                .into_owned();
-            let resolved = if reference.is_char_ref() {
-                reference
-                    .resolve_char_ref()
-                    .map_err(|e| format!("bad character reference &{name};: {e}"))?
-                    .map(String::from)
-            } else {
-                predefined_entity(&name).map(str::to_owned)
-            };
-            Node::Text(resolved.ok_or_else(|| format!("unknown entity &{name};"))?)
-        }
-        Event::Eof => Node::Eof,
-        Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => return Ok(None),
-    }))
-}
-
-/// One metadata document being read: a root element holding `<package>` elements.
-struct Document {
-    reader: Reader<Box<dyn BufRead + Send>>,
-    buffer: Vec<u8>,
-    path: PathBuf,
-    root: &'static str,
-    item: &'static str,
-    started: bool,
-    finished: bool,
-    declared: Option<u64>,
-    packages: u64,
-}
-
-impl Document {
-    fn new(input: Box<dyn BufRead + Send>, path: PathBuf, root: &'static str) -> Document {
-        Document::with_items(input, path, root, "package")
-    }
-
-    fn with_items(
-        input: Box<dyn BufRead + Send>,
-        path: PathBuf,
-        root: &'static str,
-        item: &'static str,
-    ) -> Document {
-        let mut reader = Reader::from_reader(input);
-        let config = reader.config_mut();
-        config.expand_empty_elements = true;
-        config.check_end_names = true;
-        config.trim_text(false);
-        Document {
-            reader,
-            buffer: Vec::new(),
-            path,
-            root,
-            item,
-            started: false,
-            finished: false,
-            declared: None,
-            packages: 0,
-        }
-    }
-
-    fn error(&self, reason: impl Display) -> Error {
-        repodata_error(
-            &self.path,
-            format!(
-                "{reason} (near byte {} of the uncompressed document)",
-                self.reader.buffer_position()
-            ),
-        )
-    }
-
-    fn next_node(&mut self) -> Result<Node> {
-        loop {
-            self.buffer.clear();
-            let converted = match self.reader.read_event_into(&mut self.buffer) {
-                Ok(event) => convert(event),
-                Err(err) => Err(format!("not well-formed XML: {err}")),
-            };
-            match converted {
-                Ok(Some(node)) => return Ok(node),
-                Ok(None) => {}
-                Err(reason) => return Err(self.error(reason)),
-            }
-        }
-    }
-
-    fn truncated(&self, inside: &str) -> Error {
-        self.error(format!("truncated: the document ends inside <{inside}>"))
-    }
-
-    /// The text of the element just opened, up to its end tag.
-    fn text(&mut self, element: &StartTag) -> Result<String> {
-        let mut text = String::new();
-        loop {
-            match self.next_node()? {
-                Node::Text(part) => text.push_str(&part),
-                Node::End => return Ok(text),
-                Node::Start(inner) => {
-                    return Err(self.error(format!(
-                        "unexpected <{}> inside <{}>",
-                        inner.display_name(),
-                        element.display_name()
-                    )));
-                }
-                Node::Eof => return Err(self.truncated(&element.display_name())),
-            }
-        }
-    }
-
-    /// Skips the rest of the element just opened.
-    fn skip(&mut self, element: &StartTag) -> Result<()> {
-        let mut depth = 1usize;
-        loop {
-            match self.next_node()? {
-                Node::Start(_) => depth += 1,
-                Node::End => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                Node::Text(_) => {}
-                Node::Eof => return Err(self.truncated(&element.display_name())),
-            }
-        }
-    }
-
-    /// The next child element of the element being read; `None` at its end tag.
-    fn child(&mut self, parent: &str) -> Result<Option<StartTag>> {
-        loop {
-            match self.next_node()? {
-                Node::Start(tag) => return Ok(Some(tag)),
-                Node::End => return Ok(None),
-                Node::Text(_) => {}
-                Node::Eof => return Err(self.truncated(parent)),
-            }
-        }
-    }
-
-    /// Moves to the next item (`<package>`) and returns its start tag; `None` after the root
-    /// ends.
-    fn next_package(&mut self) -> Result<Option<StartTag>> {
-        if self.finished {
-            return Ok(None);
-        }
-        if !self.started {
-            let root = loop {
-                match self.next_node()? {
-                    Node::Start(tag) => break tag,
-                    Node::Text(_) => {}
-                    Node::End | Node::Eof => {
-                        return Err(self.error(format!("no <{}> element", self.root)));
-                    }
-                }
-            };
-            if root.name != self.root.as_bytes() {
-                return Err(self.error(format!(
-                    "the document is <{}>, expected <{}>",
-                    root.display_name(),
-                    self.root
-                )));
-            }
-            if let Some(count) = root.attribute("packages") {
-                self.declared = Some(
-                    count
-                        .parse()
-                        .map_err(|_| self.error(format!("packages=\"{count}\" is not a count")))?,
-                );
-            }
-            self.started = true;
-        }
-        loop {
-            match self.child(self.root)? {
-                Some(tag) if tag.name == self.item.as_bytes() => {
-                    self.packages += 1;
-                    return Ok(Some(tag));
-                }
-                Some(other) => self.skip(&other)?,
-                None => {
-                    self.finished = true;
-                    if let Some(declared) = self.declared.filter(|&d| d != self.packages) {
-                        return Err(self.error(format!(
-                            "declares {declared} packages but holds {}",
-                            self.packages
-                        )));
-                    }
-                    return Ok(None);
-                }
-            }
-        }
-    }
-
-    fn required<'t>(&self, tag: &'t StartTag, attribute: &str) -> Result<&'t str> {
-        tag.attribute(attribute).ok_or_else(|| {
-            self.error(format!(
-                "<{}> has no {attribute} attribute",
-                tag.display_name()
-            ))
-        })
-    }
-
-    fn number<T: FromStr>(&self, tag: &StartTag, attribute: &str) -> Result<T> {
-        let Some(text) = tag.attribute(attribute) else {
-            return T::from_str("0").map_err(|_| self.error("no default number"));
-        };
-        text.trim().parse().map_err(|_| {
-            self.error(format!(
-                "<{} {attribute}=\"{text}\">: not a number",
-                tag.display_name()
-            ))
-        })
-    }
 }
 
 /// Reads the `<package>` records of primary.xml.
@@ -817,75 +528,15 @@ impl Iterator for RecordStream {
     }
 }
 
-/// A `<data>` record of repomd.xml as written.
-struct RepomdData {
-    kind: String,
-    checksum_type: String,
-    checksum: String,
-    location_href: Option<String>,
-    location_base: Option<String>,
-    size: Option<String>,
-}
-
-fn read_repomd(path: &Path, bytes: Vec<u8>) -> Result<Vec<RepomdData>> {
-    let mut doc = Document::with_items(
-        Box::new(std::io::Cursor::new(bytes)),
-        path.to_owned(),
-        "repomd",
-        "data",
-    );
-    let mut records = Vec::new();
-    while let Some(data) = doc.next_package()? {
-        let mut record = RepomdData {
-            kind: doc.required(&data, "type")?.to_owned(),
-            checksum_type: String::new(),
-            checksum: String::new(),
-            location_href: None,
-            location_base: None,
-            size: None,
-        };
-        while let Some(tag) = doc.child("data")? {
-            match tag.name.as_slice() {
-                b"checksum" => {
-                    record.checksum_type = doc.required(&tag, "type")?.to_owned();
-                    record.checksum = doc.text(&tag)?.trim().to_owned();
-                }
-                b"location" => {
-                    record.location_href = tag.attribute("href").map(str::to_owned);
-                    record.location_base = tag.attribute("xml:base").map(str::to_owned);
-                    doc.skip(&tag)?;
-                }
-                b"size" => record.size = Some(doc.text(&tag)?.trim().to_owned()),
-                _ => doc.skip(&tag)?,
-            }
-        }
-        records.push(record);
-    }
-    Ok(records)
-}
-
 impl ExistingRepodata {
     /// Reads `root/repodata/repomd.xml` and checks the metadata files it lists for primary,
     /// filelists, other and filelists-ext: locations inside `root`, files present, sizes and
     /// checksums as listed. `Ok(None)` when there is no repomd.xml.
     pub fn open(root: &Path) -> Result<Option<ExistingRepodata>> {
         let repomd = root.join("repodata").join("repomd.xml");
-        let file = match File::open(&repomd) {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(Error::io(&repomd, err)),
+        let Some(records) = read_repomd(&repomd)? else {
+            return Ok(None);
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_REPOMD_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(&repomd, e))?;
-        if bytes.len() as u64 > MAX_REPOMD_BYTES {
-            return Err(repodata_error(
-                &repomd,
-                format!("larger than {MAX_REPOMD_BYTES} bytes: not a repomd.xml"),
-            ));
-        }
-        let records = read_repomd(&repomd, bytes)?;
         let listed = |kind: &str| -> Result<Option<ListedFile>> {
             let mut matching = records.iter().filter(|r| r.kind == kind);
             let Some(record) = matching.next() else {

@@ -26,6 +26,7 @@ pub mod scan;
 pub mod sqlite;
 pub mod text;
 pub mod xml;
+mod xml_reader;
 
 pub use checksum::ChecksumType;
 pub use compress::Compression;

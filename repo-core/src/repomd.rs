@@ -1,11 +1,18 @@
-//! repomd.xml: the index of a repository's metadata files, in createrepo_c's record order and
-//! layout.
+//! repomd.xml: the index of a repository's metadata files, written in createrepo_c's record
+//! order and layout, and read back (ours or another tool's) as the records it lists.
 //!
-//! Must not: write files (the caller does, atomically, and last).
+//! Must not: write files (the caller does, atomically, and last), or trust what it reads:
+//! users check the fields they rely on.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
 use crate::checksum::ChecksumType;
 use crate::compress::FileStats;
+use crate::error::{Error, Result};
 use crate::text::escape_text;
+use crate::xml_reader::Document;
 
 /// One `<data>` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,81 +167,159 @@ impl Repomd {
     }
 }
 
-/// The text of the first `<name …>…</name>` element in `xml`, and its start tag.
-fn element<'a>(xml: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
-    let open = format!("<{name}");
-    let mut from = 0;
-    let start = loop {
-        let at = xml[from..].find(&open)? + from;
-        let after = xml.as_bytes().get(at + open.len()).copied();
-        if matches!(after, Some(b' ' | b'>' | b'/')) {
-            break at;
+/// repomd.xml is a small index; anything larger is not one.
+pub const MAX_REPOMD_BYTES: u64 = 16 << 20;
+
+/// A `<data>` record of an existing repomd.xml (ours or another tool's), its fields as
+/// written: each user checks the ones it relies on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedRecord {
+    /// `type`.
+    pub kind: String,
+    /// `<checksum type>`.
+    pub checksum_type: String,
+    /// `<checksum>`, trimmed.
+    pub checksum: String,
+    /// `<open-checksum>`, trimmed.
+    pub open_checksum: Option<String>,
+    /// `<location href>`.
+    pub location_href: Option<String>,
+    /// `<location xml:base>`: the file lives on another server.
+    pub location_base: Option<String>,
+    /// `<size>`, trimmed.
+    pub size: Option<String>,
+    /// `<open-size>`, trimmed.
+    pub open_size: Option<String>,
+    /// `<timestamp>`, trimmed.
+    pub timestamp: Option<String>,
+}
+
+impl ListedRecord {
+    /// The record as a new repomd.xml lists it again, or why it cannot be.
+    pub fn to_record(&self) -> std::result::Result<RepomdRecord, String> {
+        let kind = &self.kind;
+        let location_href = self
+            .location_href
+            .clone()
+            .ok_or_else(|| format!("the {kind} record has no location"))?;
+        if self.location_base.is_some() {
+            return Err(format!(
+                "the {kind} record points to another server (xml:base)"
+            ));
         }
-        from = at + open.len();
-    };
-    let tag_end = xml[start..].find('>')? + start;
-    let tag = &xml[start..=tag_end];
-    if tag.ends_with("/>") {
-        return Some((tag, ""));
+        let checksum_type: ChecksumType = self
+            .checksum_type
+            .parse()
+            .map_err(|e| format!("the {kind} record's checksum: {e}"))?;
+        let hex = |name: &str, value: &str| {
+            if !value.is_empty() && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(value.to_owned())
+            } else {
+                Err(format!(
+                    "the {kind} record's {name} {value:?} is not hexadecimal"
+                ))
+            }
+        };
+        let size = |name: &str, value: &str| {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("the {kind} record's {name} {value:?} is not a size"))
+        };
+        Ok(RepomdRecord {
+            kind: kind.clone(),
+            location_href,
+            checksum_type,
+            stats: FileStats {
+                checksum: hex("checksum", &self.checksum)?,
+                size: size(
+                    "size",
+                    self.size
+                        .as_deref()
+                        .ok_or_else(|| format!("the {kind} record has no size"))?,
+                )?,
+                open_checksum: self
+                    .open_checksum
+                    .as_deref()
+                    .map(|v| hex("open-checksum", v))
+                    .transpose()?,
+                open_size: self
+                    .open_size
+                    .as_deref()
+                    .map(|v| size("open-size", v))
+                    .transpose()?,
+            },
+            // Only informational; createrepo_c reads a missing or odd one as 0 too.
+            timestamp: self
+                .timestamp
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+        })
     }
-    let close = format!("</{name}>");
-    let end = xml[tag_end..].find(&close)? + tag_end;
-    Some((tag, &xml[tag_end + 1..end]))
 }
 
-fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=\"");
-    let start = tag.find(&key)? + key.len();
-    let end = tag[start..].find('"')? + start;
-    Some(&tag[start..end])
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-/// Reads the `<data>` records of an existing repomd.xml (ours or createrepo_c's). Records this
-/// reader does not understand (an unknown checksum type, no location) are left out.
-pub fn parse_records(xml: &str) -> Vec<RepomdRecord> {
+/// Reads the `<data>` records of a repomd.xml document; `path` names it in errors, which say
+/// what is wrong and where.
+pub fn parse_repomd(path: &Path, bytes: Vec<u8>) -> Result<Vec<ListedRecord>> {
+    let mut doc = Document::with_items(
+        Box::new(std::io::Cursor::new(bytes)),
+        path.to_owned(),
+        "repomd",
+        "data",
+    );
     let mut records = Vec::new();
-    for block in xml.split("<data ").skip(1) {
-        let Some(end) = block.find("</data>") else {
-            continue;
+    while let Some(data) = doc.next_package()? {
+        let mut record = ListedRecord {
+            kind: doc.required(&data, "type")?.to_owned(),
+            ..ListedRecord::default()
         };
-        let block = &block[..end];
-        let Some(kind) = attribute(&format!(" {block}"), "type").map(unescape) else {
-            continue;
-        };
-        let parsed = (|| {
-            let (checksum_tag, checksum) = element(block, "checksum")?;
-            let checksum_type: ChecksumType = attribute(checksum_tag, "type")?.parse().ok()?;
-            let (location_tag, _) = element(block, "location")?;
-            let number =
-                |name: &str| element(block, name).and_then(|(_, v)| v.trim().parse::<i64>().ok());
-            Some(RepomdRecord {
-                kind: kind.clone(),
-                location_href: unescape(attribute(location_tag, "href")?),
-                checksum_type,
-                stats: FileStats {
-                    checksum: checksum.trim().to_owned(),
-                    size: number("size")?.max(0) as u64,
-                    open_checksum: element(block, "open-checksum")
-                        .map(|(_, v)| v.trim().to_owned()),
-                    open_size: number("open-size").map(|v| v.max(0) as u64),
-                },
-                timestamp: number("timestamp").unwrap_or(0),
-            })
-        })();
-        match parsed {
-            Some(record) => records.push(record),
-            None => tracing::warn!("repomd.xml: cannot read the {kind} record, leaving it out"),
+        while let Some(tag) = doc.child("data")? {
+            let field = match tag.name.as_slice() {
+                b"checksum" => {
+                    record.checksum_type = doc.required(&tag, "type")?.to_owned();
+                    record.checksum = doc.text(&tag)?.trim().to_owned();
+                    continue;
+                }
+                b"location" => {
+                    record.location_href = tag.attribute("href").map(str::to_owned);
+                    record.location_base = tag.attribute("xml:base").map(str::to_owned);
+                    doc.skip(&tag)?;
+                    continue;
+                }
+                b"open-checksum" => &mut record.open_checksum,
+                b"size" => &mut record.size,
+                b"open-size" => &mut record.open_size,
+                b"timestamp" => &mut record.timestamp,
+                _ => {
+                    doc.skip(&tag)?;
+                    continue;
+                }
+            };
+            *field = Some(doc.text(&tag)?.trim().to_owned());
         }
+        records.push(record);
     }
-    records
+    Ok(records)
+}
+
+/// Reads the records of the repomd.xml at `path`; `Ok(None)` when there is none.
+pub fn read_repomd(path: &Path) -> Result<Option<Vec<ListedRecord>>> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_REPOMD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_REPOMD_BYTES {
+        return Err(Error::Repodata {
+            path: path.to_owned(),
+            reason: format!("larger than {MAX_REPOMD_BYTES} bytes: not a repomd.xml"),
+        });
+    }
+    parse_repomd(path, bytes).map(Some)
 }
 
 /// Record types createrepo writes itself (as opposed to additional metadata such as comps,
@@ -250,6 +335,15 @@ pub fn is_generated_type(kind: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn read_back(xml: &str) -> std::result::Result<Vec<RepomdRecord>, String> {
+        parse_repomd(Path::new("repodata/repomd.xml"), xml.as_bytes().to_vec())
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(ListedRecord::to_record)
+            .collect()
+    }
 
     fn record(kind: &str) -> RepomdRecord {
         RepomdRecord {
@@ -313,7 +407,7 @@ mod tests {
         };
         repomd.records[2].stats.open_checksum = None;
         repomd.records[2].stats.open_size = None;
-        assert_eq!(parse_records(&repomd.render()), repomd.records);
+        assert_eq!(read_back(&repomd.render()).unwrap(), repomd.records);
         assert!(is_generated_type("filelists-ext_db"));
         assert!(!is_generated_type("updateinfo"));
     }
@@ -336,5 +430,157 @@ mod tests {
              <repo>fedora &amp; co</repo>\n    \
              <distro cpeid=\"cpe:/o:fedoraproject:fedora:40\">Fedora 40</distro>\n  </tags>\n"
         ));
+    }
+
+    #[test]
+    fn records_another_tool_wrote_are_read_or_refused_with_a_reason() {
+        let xml = r#"<?xml version="1.0"?>
+<!-- written by hand -->
+<repomd xmlns="http://linux.duke.edu/metadata/repo">
+  <revision>1</revision>
+  <data type="updateinfo">
+    <checksum type="sha256"> aa </checksum>
+    <location href="repodata/a&amp;b.xml.gz"/>
+    <size>10</size>
+  </data>
+  <data type="modules">
+    <checksum type="md4">aa</checksum>
+    <location href="repodata/m.yaml"/>
+    <size>1</size>
+  </data>
+  <data type="group">
+    <checksum type="sha256">aa</checksum>
+    <location xml:base="http://mirror.example/" href="repodata/c.xml"/>
+    <size>1</size>
+  </data>
+  <data type="deltainfo"><checksum type="sha256">aa</checksum><size>1</size></data>
+  <data type="other">
+    <checksum type="sha256">a&lt;b</checksum>
+    <location href="repodata/o.xml"/>
+    <size>1</size>
+  </data>
+  <data type="prestodelta">
+    <checksum type="sha256">aa</checksum>
+    <location href="repodata/p.xml"/>
+    <size>-1</size>
+  </data>
+</repomd>
+"#;
+        let listed = parse_repomd(Path::new("r/repomd.xml"), xml.as_bytes().to_vec()).unwrap();
+        let kept = listed[0].to_record().unwrap();
+        assert_eq!(kept.location_href, "repodata/a&b.xml.gz");
+        assert_eq!((kept.stats.checksum.as_str(), kept.stats.size), ("aa", 10));
+        assert_eq!((kept.timestamp, kept.stats.open_size), (0, None));
+        let reasons: Vec<String> = listed[1..]
+            .iter()
+            .map(|r| r.to_record().unwrap_err())
+            .collect();
+        assert!(
+            reasons[0].contains("modules record's checksum"),
+            "{reasons:?}"
+        );
+        assert!(reasons[1].contains("xml:base"), "{reasons:?}");
+        assert!(reasons[2].contains("no location"), "{reasons:?}");
+        assert!(
+            reasons[3].contains("\"a<b\" is not hexadecimal"),
+            "{reasons:?}"
+        );
+        assert!(reasons[4].contains("\"-1\" is not a size"), "{reasons:?}");
+    }
+
+    #[test]
+    fn malformed_documents_are_errors_naming_the_file() {
+        for (xml, reason) in [
+            ("garbage <<<", "not well-formed XML"),
+            ("", "no <repomd> element"),
+            ("<repomd><data type=\"primary\"><size>1</size>", "truncated"),
+            ("<metadata/>", "expected <repomd>"),
+            (
+                "<repomd><data><size>1</size></data></repomd>",
+                "no type attribute",
+            ),
+            (
+                "<repomd><data type=\"x\"><size>&bogus;</size></data></repomd>",
+                "unknown entity",
+            ),
+        ] {
+            let err = parse_repomd(Path::new("r/repodata/repomd.xml"), xml.as_bytes().to_vec())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("r/repodata/repomd.xml: "), "{err}");
+            assert!(err.contains(reason), "{xml:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_none_and_a_huge_one_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repomd.xml");
+        assert_eq!(read_repomd(&path).unwrap(), None);
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_REPOMD_BYTES + 1).unwrap();
+        let err = read_repomd(&path).unwrap_err().to_string();
+        assert!(err.contains("not a repomd.xml"), "{err}");
+    }
+
+    fn record_strategy() -> impl Strategy<Value = RepomdRecord> {
+        (
+            "[a-z_&<>\"' -]{1,12}",
+            "repodata/[a-zA-Z0-9&<>\"' .-]{1,20}",
+            prop_oneof![Just(ChecksumType::Sha256), Just(ChecksumType::Sha512)],
+            "[0-9a-f]{1,64}",
+            any::<u64>(),
+            proptest::option::of(("[0-9a-f]{1,64}", any::<u64>())),
+            any::<i64>(),
+        )
+            .prop_map(
+                |(kind, location_href, checksum_type, checksum, size, open, timestamp)| {
+                    RepomdRecord {
+                        kind,
+                        location_href,
+                        checksum_type,
+                        stats: FileStats {
+                            checksum,
+                            size,
+                            open_checksum: open.as_ref().map(|(c, _)| c.clone()),
+                            open_size: open.map(|(_, s)| s),
+                        },
+                        timestamp,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_records_of_arbitrary_documents_read_back_the_same(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+            noise in "[ -~\t\r\n]{0,40}",
+        ) {
+            // Raw bytes, and a well-formed document with noise where the values go.
+            let valid = format!(
+                "<repomd><data type=\"{noise}\"><checksum type=\"sha256\">{noise}</checksum>\
+                 <location href=\"{noise}\"/><size>{noise}</size><timestamp>{noise}</timestamp>\
+                 </data><data type=\"t\"><checksum type=\"sha256\">ab</checksum>\
+                 <location href=\"repodata/{noise}\"/><size>1</size></data></repomd>"
+            );
+            for input in [bytes, valid.into_bytes()] {
+                let Ok(listed) = parse_repomd(Path::new("repomd.xml"), input) else {
+                    continue;
+                };
+                let records: Vec<RepomdRecord> =
+                    listed.iter().filter_map(|r| r.to_record().ok()).collect();
+                let repomd = Repomd { revision: "1".into(), records, ..Default::default() };
+                prop_assert_eq!(read_back(&repomd.render()).unwrap(), repomd.records);
+            }
+        }
+
+        #[test]
+        fn written_records_read_back_the_same(
+            records in proptest::collection::vec(record_strategy(), 0..6)
+        ) {
+            let repomd = Repomd { revision: "1".into(), records, ..Default::default() };
+            prop_assert_eq!(read_back(&repomd.render()).unwrap(), repomd.records);
+        }
     }
 }

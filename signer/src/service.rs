@@ -6,7 +6,8 @@
 //! name and, for `sign`, the hash algorithm and the digest in hex. The client builds the
 //! OpenPGP packet itself and sends only the final digest, so packages never cross the wire;
 //! the server performs the private-key operation and returns the signature MPIs. A connection
-//! may carry any number of requests.
+//! may carry any number of requests; a client's signing threads share a bounded set of
+//! connections, so a many-core build host cannot exhaust the service's connection limit.
 //!
 //! The server holds unlocked keys, checks tokens by comparing SHA-256 hashes in constant time,
 //! allows each token only its listed keys, writes one audit line per signature, bounds frame
@@ -19,7 +20,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use openpgp::crypto::{self, mem::secure_cmp, mpi};
@@ -208,6 +209,7 @@ pub struct SignerService {
     grants: Vec<TokenGrant>,
     audit: AuditSink,
     connections: AtomicUsize,
+    peak_connections: AtomicUsize,
 }
 
 impl SignerService {
@@ -218,7 +220,13 @@ impl SignerService {
             grants,
             audit,
             connections: AtomicUsize::new(0),
+            peak_connections: AtomicUsize::new(0),
         }
+    }
+
+    /// The most connections served at once so far (refused ones not counted).
+    pub fn peak_connections(&self) -> usize {
+        self.peak_connections.load(Ordering::SeqCst)
     }
 
     /// Compares against every grant, always all of them, each in constant time.
@@ -352,6 +360,7 @@ impl SignerService {
             tracing::warn!("{peer}: refused, {MAX_CONNECTIONS} connections busy");
             return;
         }
+        self.peak_connections.fetch_max(busy + 1, Ordering::SeqCst);
         let service = Arc::clone(self);
         std::thread::spawn(move || {
             service.serve_connection(stream, &peer);
@@ -411,6 +420,12 @@ impl SignerService {
     }
 }
 
+/// How many connections a client keeps to the service unless told otherwise: enough to keep a
+/// service's cores busy, and well under [`MAX_CONNECTIONS`] so several build hosts can share
+/// one service.
+pub const DEFAULT_CLIENT_CONNECTIONS: usize = 8;
+
+#[derive(Debug)]
 enum Connection {
     Tcp(TcpStream),
     Unix(UnixStream),
@@ -441,47 +456,163 @@ impl Connection {
         Ok(conn)
     }
 
-    fn call(&mut self, request: &Request) -> Result<Response> {
-        let body = serde_json::to_vec(request).map_err(|e| Error::Service(e.to_string()))?;
+    /// Sends one request frame and reads the answer frame. After an error the connection is
+    /// out of step and must be dropped.
+    fn exchange(&mut self, body: &[u8]) -> Result<Vec<u8>> {
         let io_err = |e: io::Error| Error::Service(format!("connection failed: {e}"));
-        let frame = match self {
+        match self {
             Connection::Tcp(s) => {
-                write_frame(s, &body).map_err(io_err)?;
+                write_frame(s, body).map_err(io_err)?;
                 read_frame(s)
             }
             Connection::Unix(s) => {
-                write_frame(s, &body).map_err(io_err)?;
+                write_frame(s, body).map_err(io_err)?;
                 read_frame(s)
             }
         }
         .map_err(io_err)?
-        .ok_or_else(|| Error::Service("the service closed the connection".into()))?;
-        let response: Response = serde_json::from_slice(&frame)
-            .map_err(|e| Error::Service(format!("malformed response: {e}")))?;
-        match response.error {
-            Some(err) if err.starts_with("unknown key") => {
-                Err(Error::UnknownKey(request.key.clone()))
+        .ok_or_else(|| Error::Service("the service closed the connection".into()))
+    }
+}
+
+/// The service's answer to `request`, or the error it reported.
+fn decode_response(request: &Request, frame: &[u8]) -> Result<Response> {
+    let response: Response = serde_json::from_slice(frame)
+        .map_err(|e| Error::Service(format!("malformed response: {e}")))?;
+    match response.error {
+        Some(err) if err.starts_with("unknown key") => Err(Error::UnknownKey(request.key.clone())),
+        Some(err) => Err(Error::Service(err)),
+        None => Ok(response),
+    }
+}
+
+/// The connections a [`RemoteKey`] and all its clones and signers share: at most `limit` are
+/// open at once, however many threads sign. A request takes an idle connection, opens one
+/// while fewer than `limit` exist, or waits for one to come back.
+#[derive(Debug)]
+struct ConnectionPool {
+    endpoint: Endpoint,
+    limit: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    idle: Vec<Connection>,
+    /// Idle connections plus those in use.
+    open: usize,
+}
+
+impl ConnectionPool {
+    fn new(endpoint: Endpoint, limit: usize) -> ConnectionPool {
+        ConnectionPool {
+            endpoint,
+            limit,
+            state: Mutex::new(PoolState::default()),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state stays consistent at every unlock, so a panicked holder left nothing torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection for one request. With `fresh`, a newly opened one: an idle connection is
+    /// closed to make room rather than used.
+    fn take(&self, fresh: bool) -> Result<Connection> {
+        let mut state = self.lock();
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                if !fresh {
+                    return Ok(conn);
+                }
+                // Replaced by the new connection below: the count stays.
+                drop(conn);
+                break;
             }
-            Some(err) => Err(Error::Service(err)),
-            None => Ok(response),
+            if state.open < self.limit {
+                state.open += 1;
+                break;
+            }
+            state = self
+                .returned
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(state);
+        Connection::open(&self.endpoint).inspect_err(|_| self.forget())
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.lock().idle.push(conn);
+        self.returned.notify_one();
+    }
+
+    /// A taken connection was dropped: its place is free.
+    fn forget(&self) {
+        self.lock().open -= 1;
+        self.returned.notify_one();
+    }
+
+    /// One request and its answer. A connection that fails is dropped and the request tried
+    /// once more on a fresh one: a kept-alive connection may have been closed by the service
+    /// (idle timeout, restart) since its last use.
+    fn call(&self, request: &Request) -> Result<Response> {
+        let body = serde_json::to_vec(request).map_err(|e| Error::Service(e.to_string()))?;
+        let mut fresh = false;
+        loop {
+            let mut conn = self.take(fresh)?;
+            match conn.exchange(&body) {
+                Ok(frame) => {
+                    self.give_back(conn);
+                    return decode_response(request, &frame);
+                }
+                Err(err) => {
+                    drop(conn);
+                    self.forget();
+                    if fresh {
+                        return Err(err);
+                    }
+                    fresh = true;
+                }
+            }
         }
     }
 }
 
-/// A key held by a signing service.
+/// A key held by a signing service. Clones share one set of connections.
 #[derive(Debug, Clone)]
 pub struct RemoteKey {
-    endpoint: Endpoint,
     token: String,
     name: String,
     cert: Cert,
+    connections: Arc<ConnectionPool>,
 }
 
 impl RemoteKey {
-    /// Connects, authenticates and fetches the key's public certificate.
+    /// Connects, authenticates and fetches the key's public certificate; signing then keeps
+    /// at most [`DEFAULT_CLIENT_CONNECTIONS`] connections open.
     pub fn connect(endpoint: Endpoint, token: &str, name: &str) -> Result<RemoteKey> {
-        let mut conn = Connection::open(&endpoint)?;
-        let response = conn.call(&Request {
+        RemoteKey::connect_with_limit(endpoint, token, name, DEFAULT_CLIENT_CONNECTIONS)
+    }
+
+    /// [`RemoteKey::connect`], keeping at most `connections` (at least 1) open to the service
+    /// however many threads sign; threads beyond that wait for a free connection.
+    pub fn connect_with_limit(
+        endpoint: Endpoint,
+        token: &str,
+        name: &str,
+        connections: usize,
+    ) -> Result<RemoteKey> {
+        if connections == 0 {
+            return Err(Error::BadArgument(
+                "at least one connection to the signing service is needed".into(),
+            ));
+        }
+        let pool = Arc::new(ConnectionPool::new(endpoint, connections));
+        let response = pool.call(&Request {
             token: token.to_string(),
             op: "cert".into(),
             key: name.to_string(),
@@ -494,10 +625,10 @@ impl RemoteKey {
         let cert = Cert::from_bytes(armored.as_bytes())
             .map_err(|e| Error::pgp("certificate from the service", e))?;
         Ok(RemoteKey {
-            endpoint,
             token: token.to_string(),
             name: name.to_string(),
             cert,
+            connections: pool,
         })
     }
 }
@@ -516,17 +647,15 @@ impl SignatureMaker for RemoteKey {
                 .key()
                 .clone()
                 .role_into_unspecified(),
-            conn: None,
         }))
     }
 }
 
-/// A sequoia signer whose private-key operation is a request to the service; it keeps one
-/// connection open for the requests of its thread.
+/// A sequoia signer whose private-key operation is a request to the service, made on one of
+/// its key's shared connections.
 struct RemoteSigner {
     key: RemoteKey,
     public: openpgp::packet::Key<PublicParts, UnspecifiedRole>,
-    conn: Option<Connection>,
 }
 
 impl crypto::Signer for RemoteSigner {
@@ -543,35 +672,13 @@ impl crypto::Signer for RemoteSigner {
     }
 
     fn sign(&mut self, hash_algo: HashAlgorithm, digest: &[u8]) -> openpgp::Result<mpi::Signature> {
-        let request = Request {
+        let response = self.key.connections.call(&Request {
             token: self.key.token.clone(),
             op: "sign".into(),
             key: self.key.name.clone(),
             hash: Some(u8::from(hash_algo)),
             digest: Some(hex::encode(digest)),
-        };
-        // One retry on a fresh connection: an idle kept-alive connection may have been closed.
-        let mut attempt = 0;
-        let response = loop {
-            if self.conn.is_none() {
-                self.conn = Some(Connection::open(&self.key.endpoint)?);
-            }
-            let conn = self.conn.as_mut().expect("just opened");
-            match conn.call(&request) {
-                Ok(r) => break r,
-                Err(Error::Service(msg)) if attempt == 0 && msg.starts_with("connection") => {
-                    self.conn = None;
-                    attempt += 1;
-                }
-                Err(Error::Service(msg))
-                    if msg.starts_with("the service closed") && attempt == 0 =>
-                {
-                    self.conn = None;
-                    attempt += 1;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        };
+        })?;
         let pk_algo = PublicKeyAlgorithm::from(response.pk_algo.unwrap_or(0));
         if pk_algo != self.public.pk_algo() {
             return Err(
@@ -631,6 +738,80 @@ mod tests {
         assert!(grants[1].allows("anything"));
         assert!(parse_tokens("x short k").is_err());
         assert!(parse_tokens("x 0123456789abcdef0123").is_err());
+    }
+
+    const TOKEN: &str = "unit-token-0123456789abcdef";
+
+    /// A service with one Ed25519 key, `team/app`, served on a loopback port by a thread
+    /// that lives as long as the test process.
+    fn running_service(dir: &Path) -> (Arc<SignerService>, Endpoint) {
+        let store = crate::Keystore::open(dir.join("keystore")).unwrap();
+        store
+            .generate(
+                "team/app",
+                "Team <team@example.org>",
+                crate::KeyAlgo::Ed25519,
+                None,
+                None,
+            )
+            .unwrap();
+        let key = store.unlock("team/app", None).unwrap();
+        let audit: AuditSink = Arc::new(Mutex::new(Box::new(io::sink())));
+        let grants = vec![TokenGrant::new("unit", TOKEN, vec!["team/*".into()])];
+        let service = Arc::new(SignerService::new(vec![key], grants, audit));
+        let (ready, address) = std::sync::mpsc::channel();
+        let serving = Arc::clone(&service);
+        std::thread::spawn(move || {
+            serving.serve(&Endpoint::Tcp("127.0.0.1:0".into()), |addr| {
+                ready.send(addr.to_string()).unwrap();
+            })
+        });
+        let address = address.recv().unwrap();
+        (service, Endpoint::Tcp(address))
+    }
+
+    #[test]
+    fn signing_threads_share_a_bounded_set_of_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let (service, endpoint) = running_service(dir.path());
+        assert!(matches!(
+            RemoteKey::connect_with_limit(endpoint.clone(), TOKEN, "team/app", 0),
+            Err(Error::BadArgument(_))
+        ));
+        let key = RemoteKey::connect_with_limit(endpoint, TOKEN, "team/app", 2).unwrap();
+        let public = key
+            .cert()
+            .primary_key()
+            .key()
+            .clone()
+            .role_into_unspecified();
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let key = key.clone();
+                let public = public.clone();
+                scope.spawn(move || {
+                    for n in 0..12 {
+                        let data = format!("thread {thread} message {n}");
+                        // A signer per message, as rayon's map_init may make them.
+                        let mut signer = key.crypto_signer().unwrap();
+                        let packet = crate::sign::sign_bytes(
+                            signer.as_mut(),
+                            data.as_bytes(),
+                            crate::sign::DigestAlgo::Sha256,
+                        )
+                        .unwrap();
+                        let openpgp::Packet::Signature(sig) =
+                            openpgp::Packet::from_bytes(&packet).unwrap()
+                        else {
+                            panic!("not a signature packet");
+                        };
+                        sig.verify_message(&public, data.as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        let peak = service.peak_connections();
+        assert!((1..=2).contains(&peak), "{peak} connections at once");
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl FromStr for DigestAlgo {
 pub trait SignatureMaker: Send + Sync {
     /// The public certificate whose primary key signs.
     fn cert(&self) -> &Cert;
-    /// A sequoia signer for the primary key (one per thread; it may hold a connection).
+    /// A sequoia signer for the primary key (one per thread or batch of work).
     fn crypto_signer(&self) -> Result<Box<dyn crypto::Signer + Send + Sync>>;
 }
 
