@@ -85,7 +85,7 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct Request {
     token: String,
     op: String,
@@ -94,6 +94,19 @@ struct Request {
     hash: Option<u8>,
     #[serde(default)]
     digest: Option<String>,
+}
+
+/// Debug output never shows the token.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("token", &"<redacted>")
+            .field("op", &self.op)
+            .field("key", &self.key)
+            .field("hash", &self.hash)
+            .field("digest", &self.digest)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -583,12 +596,24 @@ impl ConnectionPool {
 }
 
 /// A key held by a signing service. Clones share one set of connections.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteKey {
     token: String,
     name: String,
     cert: Cert,
     connections: Arc<ConnectionPool>,
+}
+
+/// Debug output never shows the token.
+impl std::fmt::Debug for RemoteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteKey")
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("fingerprint", &self.cert.fingerprint().to_hex())
+            .field("connections", &self.connections)
+            .finish()
+    }
 }
 
 impl RemoteKey {
@@ -713,6 +738,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_output_hides_the_token() {
+        let request = Request {
+            token: "s3cret-token-value".into(),
+            op: "sign".into(),
+            key: "alice/hello".into(),
+            hash: Some(8),
+            digest: None,
+        };
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("alice/hello"), "{shown}");
+    }
+
+    #[test]
     fn endpoints_parse() {
         assert_eq!(
             "unix:/run/s.sock".parse::<Endpoint>().unwrap(),
@@ -779,6 +818,8 @@ mod tests {
             Err(Error::BadArgument(_))
         ));
         let key = RemoteKey::connect_with_limit(endpoint, TOKEN, "team/app", 2).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(TOKEN), "the token shows in {shown}");
         let public = key
             .cert()
             .primary_key()
