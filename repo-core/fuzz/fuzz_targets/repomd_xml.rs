@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
         ..Repomd::default()
     };
     let again = parse_repomd(path, repomd.render().into_bytes()).expect("our own repomd.xml");
-    let again: Vec<_> = again.iter().map(|r| r.to_record().expect("our record")).collect();
+    let again: Vec<_> = again
+        .iter()
+        .map(|r| r.to_record().expect("our record"))
+        .collect();
     assert_eq!(again, repomd.records);
 });

@@ -11,9 +11,14 @@ use statsd::format::{LineParser, Parsed};
 
 fuzz_target!(|data: &[u8]| {
     // The whole pipeline, as a file would go through it.
-    if let Ok((_, reader)) = statsd::input::decompressed(Box::new(std::io::Cursor::new(data.to_vec()))) {
+    if let Ok((_, reader)) =
+        statsd::input::decompressed(Box::new(std::io::Cursor::new(data.to_vec())))
+    {
         let counts = statsd::count_stream(reader, &statsd::CountOptions::default());
-        assert_eq!(counts.requests, statsd::tally::requests_accounted_for(&counts));
+        assert_eq!(
+            counts.requests,
+            statsd::tally::requests_accounted_for(&counts)
+        );
         assert!(counts.lines >= counts.requests);
     }
     // Each parser on each line, with a CloudFront header first so the W3C path is reached.
