@@ -103,8 +103,13 @@ impl PackageCache {
         };
         let conn = Connection::open(path).map_err(sqlite_error)?;
         // No fsync: the cache is a speed-up, and a damaged one is detected and rebuilt.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")
-            .map_err(sqlite_error)?;
+        // A 256 KiB page cache instead of SQLite's 2 MiB: the cache is written once per run,
+        // mostly appended, and the larger one was the peak of a cold run's memory (20k
+        // packages: about 0.5-1 MB less at the end, no slower).
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -256;",
+        )
+        .map_err(sqlite_error)?;
         conn.execute_batch(SCHEMA).map_err(sqlite_error)?;
         let wanted = format!("{CACHE_FORMAT}\n{fingerprint}");
         let stored: Option<String> = conn
