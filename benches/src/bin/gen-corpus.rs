@@ -23,6 +23,9 @@ struct Args {
     /// Seed: the same N and seed give byte-identical files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Multiply every ordinary package's payload by this (the corpus is otherwise the same).
+    #[arg(long, default_value_t = 1.0)]
+    payload_scale: f64,
     /// First package index to write. Indices from N on are further versions of the corpus's
     /// names, for "a package was added" scenarios.
     #[arg(long, default_value_t = 0)]
@@ -87,7 +90,10 @@ fn main() -> Result<()> {
     }
     fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("creating {}", args.out_dir.display()))?;
-    let corpus = Corpus::new(args.packages, args.seed);
+    if !(args.payload_scale.is_finite() && args.payload_scale > 0.0) {
+        bail!("--payload-scale must be a positive number");
+    }
+    let corpus = Corpus::new(args.packages, args.seed).with_payload_scale(args.payload_scale);
     let started = Instant::now();
     let mut written: Vec<Written> = (args.first..args.first + count)
         .into_par_iter()
