@@ -58,7 +58,7 @@ impl Fragments {
 
     /// Puts literal parts together.
     #[cfg(test)]
-    fn new(
+    pub(crate) fn new(
         primary: &str,
         filelists: &str,
         other: &str,
@@ -177,6 +177,11 @@ impl FragmentLocation {
             .map(|&l| u64::from(l))
             .sum();
         Some((self.offset + before, self.lengths[index] as usize))
+    }
+
+    /// File offset and length of `kind`'s text, if the package has that document.
+    pub fn text_range(&self, kind: MetadataKind) -> Option<(u64, usize)> {
+        self.part_range(part_index(kind))
     }
 
     /// Bytes the fragments occupy.
@@ -324,6 +329,23 @@ impl FragmentReader {
         buf.resize(start + len, 0);
         file.read_exact_at(&mut buf[start..], offset)
             .map_err(|e| Error::io(path, e))
+    }
+
+    /// `len` bytes of `location`'s file from `offset`: the fragments of several packages
+    /// stored one after another, read with one call.
+    pub fn read_span(
+        &mut self,
+        location: &FragmentLocation,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let path = location.file.as_path();
+        let file = self.file(location)?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, offset)
+            .map_err(|e| Error::io(path, e))?;
+        Ok(bytes)
     }
 
     /// The open file `location` points into, opened on first use.
