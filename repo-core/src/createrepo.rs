@@ -494,6 +494,18 @@ impl BlockText {
     }
 }
 
+/// `kind`'s text of every package, when all of it is in memory (nothing left to read).
+fn in_memory_parts(packages: &[PackageText], kind: MetadataKind) -> Option<Vec<&[u8]>> {
+    packages
+        .iter()
+        .map(|package| match package {
+            PackageText::Loaded(fragments) => Some(fragments.text_of(kind)),
+            PackageText::InSpan(span, location) => Some(span.text(location, kind)),
+            PackageText::Stored(_) => None,
+        })
+        .collect()
+}
+
 /// What the feeder sends each document writer: the next block of packages, in order.
 enum Feed {
     Block {
@@ -565,17 +577,21 @@ fn write_block_document(
     let mut text = BlockText::default();
     for Feed::Block { key, packages } in feed {
         let key = (document.clone(), key.to_string());
-        let block_text = text.gather(&packages, kind)?;
         // A closed store channel means the cache gave up; the document is still written.
         match cached.get(&key) {
             Some(block) => {
-                file.append_parts([block_text], block)?;
+                // Only hashed: text already in memory is not copied together first.
+                match in_memory_parts(&packages, kind) {
+                    Some(parts) => file.append_parts(parts, block)?,
+                    None => file.append_parts([text.gather(&packages, kind)?], block)?,
+                }
                 reused += 1;
                 if let Some(store) = &store {
                     let _ = store.send(BlockMessage::Used(key.0, key.1));
                 }
             }
             None => {
+                let block_text = text.gather(&packages, kind)?;
                 let block = CompressedBlock::from_parts(codec, &[block_text], false)?;
                 file.append_parts([block_text], &block)?;
                 compressed += 1;
