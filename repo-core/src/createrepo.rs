@@ -323,6 +323,9 @@ const CHANNEL_DEPTH: usize = 256;
 /// Blocks (up to [`MAX_BLOCK_BYTES`] of text each) in flight to each document writer.
 const BLOCK_CHANNEL_DEPTH: usize = 1;
 
+/// Blocks in flight to each document writer when the feeder reads whole blocks for them.
+const SPAN_CHANNEL_DEPTH: usize = 8;
+
 /// Free memory goes back to the system after this many blocks (see [`crate::memory`]).
 const TRIM_EVERY_BLOCKS: usize = 16;
 
@@ -1181,6 +1184,15 @@ pub fn run_with_hook(
     let present: Vec<&str> = prepared.iter().map(|p| p.relative_path()).collect();
     type Batch = Arc<Fragments>;
     let block_cache = cache.as_mut().filter(|_| codec.is_some());
+    // Few packages read: the feeder reads whole blocks of cached text (see
+    // [`read_block_spans`]), and may run further ahead of the writers, since such a run holds
+    // little else in memory.
+    let read_whole_blocks = !options.database && !compact && !trim_while_writing;
+    let feed_depth = if read_whole_blocks {
+        SPAN_CHANNEL_DEPTH
+    } else {
+        BLOCK_CHANNEL_DEPTH
+    };
     let (documents, database_result, feed_result, store_result) = std::thread::scope(|scope| {
         let (store_tx, store) = match block_cache {
             Some(block_cache) => {
@@ -1195,7 +1207,7 @@ pub fn run_with_hook(
         let mut senders: Vec<SyncSender<Feed>> = Vec::new();
         let mut writers = Vec::new();
         for &kind in &kinds {
-            let (tx, rx) = sync_channel::<Feed>(BLOCK_CHANNEL_DEPTH);
+            let (tx, rx) = sync_channel::<Feed>(feed_depth);
             senders.push(tx);
             let path = temp_dir.join(format!("{}.xml{suffix}", kind.name()));
             let cached_blocks = &cached_blocks;
@@ -1267,8 +1279,6 @@ pub fn run_with_hook(
             // The feeder reads a package's text only for the sqlite writer or a compaction;
             // otherwise the document writers read their own parts.
             let needs_text = db_tx.is_some() || compacted.is_some();
-            // Few packages read: most text comes from the cache, and memory is no concern.
-            let read_whole_blocks = !needs_text && !trim_while_writing;
             let mut block: Vec<PackageText> = Vec::new();
             let mut block_key = ChecksumType::Sha256.hasher();
             let mut block_bytes = 0usize;
