@@ -687,15 +687,6 @@ mod tests {
             .collect()
     }
 
-    fn document(kind: MetadataKind, records: &[PackageRecord]) -> String {
-        let mut out = kind.header(records.len());
-        for record in records {
-            kind.render(record, &mut out);
-        }
-        out.push_str(kind.footer());
-        out
-    }
-
     fn input(text: &str) -> Box<dyn BufRead + Send> {
         Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))
     }
@@ -709,7 +700,7 @@ mod tests {
 
     /// Renders, parses back and renders again; returns both renderings of every document.
     fn round_trip(records: &[PackageRecord], ext: bool) -> (Vec<String>, Vec<String>) {
-        let first: Vec<String> = KINDS.iter().map(|&k| document(k, records)).collect();
+        let first: Vec<String> = KINDS.iter().map(|&k| k.render_document(records)).collect();
         let stream = RecordStream::new(
             PrimaryReader::new(input(&first[0]), "primary.xml"),
             FilelistsReader::new(input(&first[1]), "filelists.xml", false),
@@ -717,7 +708,7 @@ mod tests {
             ext.then(|| FilelistsReader::new(input(&first[3]), "filelists-ext.xml", true)),
         );
         let parsed: Vec<PackageRecord> = stream.collect::<Result<_>>().unwrap();
-        let second: Vec<String> = KINDS.iter().map(|&k| document(k, &parsed)).collect();
+        let second: Vec<String> = KINDS.iter().map(|&k| k.render_document(&parsed)).collect();
         (first, second)
     }
 
@@ -734,7 +725,7 @@ mod tests {
     #[test]
     fn fixture_records_parse_back_equal_with_filelists_ext() {
         let records = fixture_records();
-        let docs: Vec<String> = KINDS.iter().map(|&k| document(k, &records)).collect();
+        let docs: Vec<String> = KINDS.iter().map(|&k| k.render_document(&records)).collect();
         let parsed: Vec<PackageRecord> = RecordStream::new(
             PrimaryReader::new(input(&docs[0]), "primary.xml"),
             FilelistsReader::new(input(&docs[1]), "filelists.xml", false),
@@ -780,7 +771,7 @@ mod tests {
     #[test]
     fn every_truncation_of_primary_is_an_error_naming_the_file() {
         let records = fixture_records();
-        let text = document(MetadataKind::Primary, &records);
+        let text = MetadataKind::Primary.render_document(&records);
         // Every cut inside the document (the full text minus the last byte and less).
         let step = (text.len() / 400).max(1);
         for len in (0..text.len())
@@ -799,7 +790,7 @@ mod tests {
     #[test]
     fn hostile_primary_documents_are_refused_with_reasons() {
         let records = fixture_records();
-        let good = document(MetadataKind::Primary, &records[..1]);
+        let good = MetadataKind::Primary.render_document(&records[..1]);
         let href = &records[0].location_href;
         let cases = [
             (
@@ -848,9 +839,9 @@ mod tests {
         let records = fixture_records();
         let mut reversed = records.clone();
         reversed.reverse();
-        let primary = document(MetadataKind::Primary, &records);
-        let filelists = document(MetadataKind::Filelists, &reversed);
-        let other = document(MetadataKind::Other, &records);
+        let primary = MetadataKind::Primary.render_document(&records);
+        let filelists = MetadataKind::Filelists.render_document(&reversed);
+        let other = MetadataKind::Other.render_document(&records);
         let mut stream = RecordStream::new(
             PrimaryReader::new(input(&primary), "primary.xml"),
             FilelistsReader::new(input(&filelists), "filelists.xml", false),
@@ -863,11 +854,11 @@ mod tests {
             "{err}"
         );
         assert!(stream.next().is_none(), "nothing after an error");
-        let short = document(MetadataKind::Other, &records[1..]);
+        let short = MetadataKind::Other.render_document(&records[1..]);
         let stream = RecordStream::new(
             PrimaryReader::new(input(&primary), "primary.xml"),
             FilelistsReader::new(
-                input(&document(MetadataKind::Filelists, &records)),
+                input(&MetadataKind::Filelists.render_document(&records)),
                 "f",
                 false,
             ),

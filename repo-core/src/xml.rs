@@ -77,6 +77,17 @@ impl MetadataKind {
             MetadataKind::Other => render_other(record, out),
         }
     }
+
+    /// The whole uncompressed document for `records`, in the order given, in memory (for
+    /// small repositories and for comparing with what a run wrote).
+    pub fn render_document(self, records: &[PackageRecord]) -> String {
+        let mut out = self.header(records.len());
+        for record in records {
+            self.render(record, &mut out);
+        }
+        out.push_str(self.footer());
+        out
+    }
 }
 
 /// Writes `<name attr="v"…>`-style start tags; `close` chooses `/>` for empty elements.

@@ -34,15 +34,6 @@ fn records_of(repo: &Path) -> Vec<PackageRecord> {
         .unwrap()
 }
 
-fn document(kind: MetadataKind, records: &[PackageRecord]) -> String {
-    let mut out = kind.header(records.len());
-    for record in records {
-        kind.render(record, &mut out);
-    }
-    out.push_str(kind.footer());
-    out
-}
-
 /// The decompressed document of `kind` in the repository.
 fn written(repo: &Path, kind: &str) -> String {
     let existing = ExistingRepodata::open(repo).unwrap().unwrap();
@@ -103,7 +94,7 @@ fn createrepo_c_repodata_reads_back_into_records_that_render_its_bytes() {
         assert_eq!(records.len(), 8, "{compression}");
         for (kind, name) in DOCUMENTS {
             assert_eq!(
-                document(kind, &records),
+                kind.render_document(&records),
                 written(&repo, name),
                 "{name} ({compression}) renders differently from what createrepo_c wrote"
             );
@@ -164,7 +155,7 @@ fn our_repodata_reads_back_in_every_compression_with_filelists_ext() {
             .chain([(MetadataKind::FilelistsExt, "filelists-ext")])
         {
             assert_eq!(
-                document(kind, &records),
+                kind.render_document(&records),
                 written(&repo, name),
                 "{name} ({compression:?})"
             );
