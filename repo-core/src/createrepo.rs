@@ -1184,10 +1184,12 @@ pub fn run_with_hook(
     let present: Vec<&str> = prepared.iter().map(|p| p.relative_path()).collect();
     type Batch = Arc<Fragments>;
     let block_cache = cache.as_mut().filter(|_| codec.is_some());
-    // Few packages read: the feeder reads whole blocks of cached text (see
-    // [`read_block_spans`]), and may run further ahead of the writers, since such a run holds
-    // little else in memory.
-    let read_whole_blocks = !options.database && !compact && !trim_while_writing;
+    // The feeder reads each package's text for the sqlite writer or a compaction; otherwise
+    // the document writers read their own parts. With few packages read, the feeder instead
+    // reads whole blocks of cached text for them (see [`read_block_spans`]) and may run further
+    // ahead of the writers, since such a run holds little else in memory.
+    let feeder_reads_text = options.database || compact;
+    let read_whole_blocks = !feeder_reads_text && !trim_while_writing;
     let feed_depth = if read_whole_blocks {
         SPAN_CHANNEL_DEPTH
     } else {
@@ -1276,9 +1278,6 @@ pub fn run_with_hook(
                 )
             });
             let mut moved = Vec::new();
-            // The feeder reads a package's text only for the sqlite writer or a compaction;
-            // otherwise the document writers read their own parts.
-            let needs_text = db_tx.is_some() || compacted.is_some();
             let mut block: Vec<PackageText> = Vec::new();
             let mut block_key = ChecksumType::Sha256.hasher();
             let mut block_bytes = 0usize;
@@ -1288,7 +1287,7 @@ pub fn run_with_hook(
                 if !keep && compacted.is_none() {
                     continue;
                 }
-                let fragments = if needs_text {
+                let fragments = if feeder_reads_text {
                     Some(Arc::new(reader.read(&package.location)?))
                 } else {
                     None

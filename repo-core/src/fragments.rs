@@ -299,14 +299,8 @@ impl FragmentReader {
     /// The fragments at `location`. The text is not re-validated: fragment files are written
     /// only by this crate, as UTF-8.
     pub fn read(&mut self, location: &FragmentLocation) -> Result<Fragments> {
-        use std::os::unix::fs::FileExt;
-        let path = location.file.as_path();
-        let file = self.file(location)?;
-        let mut bytes = vec![0u8; location.total_len() as usize];
-        file.read_exact_at(&mut bytes, location.offset)
-            .map_err(|e| Error::io(path, e))?;
         Ok(Fragments {
-            bytes,
+            bytes: self.read_span(location, location.offset, location.total_len() as usize)?,
             lengths: location.lengths,
         })
     }
