@@ -3,7 +3,7 @@
 //! Must not: walk directories or decide locations (the caller passes them in).
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::checksum::{ChecksumType, Hasher};
@@ -11,38 +11,85 @@ use crate::error::{Error, Result};
 use crate::header::read_headers;
 use crate::record::{ChangelogLimit, FileFacts, PackageRecord};
 
-/// A reader that hashes and counts every byte it hands out.
-struct HashingReader<R> {
+/// Bytes read from a package file per system call.
+const READ_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// Each thread's read buffer, reused for every package it reads: a fresh 256 KiB buffer
+    /// per package is an allocation, and page faults, twenty thousand times per repository.
+    static READ_BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// Reads a file through a borrowed buffer and hashes and counts every byte it hands out.
+///
+/// The header parser reads through [`Read`]; the payload after the headers is hashed where it
+/// lies in the buffer ([`HashingReader::hash_rest`]) instead of being copied out first.
+struct HashingReader<'b, R> {
     inner: R,
+    buffer: &'b mut [u8],
+    /// Start of the bytes in `buffer` not handed out yet.
+    pos: usize,
+    /// End of the bytes read into `buffer`.
+    filled: usize,
     hasher: Hasher,
     bytes: u64,
 }
 
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
+impl<'b, R: Read> HashingReader<'b, R> {
+    fn new(inner: R, buffer: &'b mut [u8], hasher: Hasher) -> Self {
+        HashingReader {
+            inner,
+            buffer,
+            pos: 0,
+            filled: 0,
+            hasher,
+            bytes: 0,
+        }
     }
-}
 
-/// Reads the rest of the file through `reader` (which hashes it) in large chunks: the payload
-/// is most of the bytes, and small reads add a system call per few kilobytes.
-fn hash_rest<R: Read>(reader: &mut HashingReader<R>) -> io::Result<()> {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 512 * 1024]);
-    }
-    BUFFER.with_borrow_mut(|buffer| {
+    /// Hashes the rest of the input: what is buffered, then large reads hashed in place.
+    fn hash_rest(&mut self) -> io::Result<()> {
+        let buffered = &self.buffer[self.pos..self.filled];
+        self.hasher.update(buffered);
+        self.bytes += buffered.len() as u64;
+        self.pos = 0;
+        self.filled = 0;
         loop {
-            match reader.read(buffer) {
+            match self.inner.read(self.buffer) {
                 Ok(0) => return Ok(()),
-                Ok(_) => {}
+                Ok(n) => {
+                    self.hasher.update(&self.buffer[..n]);
+                    self.bytes += n as u64;
+                }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
             }
         }
-    })
+    }
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled {
+            if buf.len() >= self.buffer.len() {
+                // A large read (a big header) goes straight to the caller.
+                let n = self.inner.read(buf)?;
+                self.hasher.update(&buf[..n]);
+                self.bytes += n as u64;
+                return Ok(n);
+            }
+            self.filled = self.inner.read(self.buffer)?;
+            self.pos = 0;
+        }
+        let available = &self.buffer[self.pos..self.filled];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.hasher.update(&available[..n]);
+        self.bytes += n as u64;
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Where a package is and how it is to be described.
@@ -72,22 +119,20 @@ pub fn read_package(
         use std::os::unix::fs::MetadataExt;
         meta.mtime()
     };
-    let mut reader = HashingReader {
-        inner: BufReader::with_capacity(256 * 1024, file),
-        hasher: checksum.hasher(),
-        bytes: 0,
-    };
-    let headers = read_headers(&mut reader)?;
-    hash_rest(&mut reader).map_err(|e| Error::io(path, e))?;
-    if reader.bytes != meta.len() {
+    let (headers, pkgid, bytes) = READ_BUFFER.with_borrow_mut(|buffer| {
+        let mut reader = HashingReader::new(file, buffer, checksum.hasher());
+        let headers = read_headers(&mut reader)?;
+        reader.hash_rest().map_err(|e| Error::io(path, e))?;
+        Ok::<_, Error>((headers, reader.hasher.finish_hex(), reader.bytes))
+    })?;
+    if bytes != meta.len() {
         return Err(Error::BadRpm(format!(
-            "file changed while it was read ({} bytes at open, {} read)",
+            "file changed while it was read ({} bytes at open, {bytes} read)",
             meta.len(),
-            reader.bytes
         )));
     }
     let facts = FileFacts {
-        pkgid: reader.hasher.finish_hex(),
+        pkgid,
         checksum_type: checksum.name().to_owned(),
         size: meta.len(),
         mtime,
@@ -95,4 +140,50 @@ pub fn read_package(
         location_base: source.location_base.map(str::to_owned),
     };
     PackageRecord::from_headers(&headers, facts, changelog_limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per call, like a pipe or a slow disk.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.data.len().min(self.step).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn every_byte_is_hashed_once_whatever_the_reads() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let whole = ChecksumType::Sha256.of_reader(&mut &data[..]).unwrap().0;
+        for buffer_len in [1, 7, 64, 4096, 20_000] {
+            for step in [1, 13, 1000, 100_000] {
+                for head in [0, 1, 95, 96, 5000, 10_000] {
+                    let mut buffer = vec![0; buffer_len];
+                    let source = Trickle { data: &data, step };
+                    let mut reader =
+                        HashingReader::new(source, &mut buffer, ChecksumType::Sha256.hasher());
+                    let mut first = vec![0; head];
+                    reader.read_exact(&mut first).unwrap();
+                    assert_eq!(first, data[..head]);
+                    reader.hash_rest().unwrap();
+                    assert_eq!(reader.bytes, data.len() as u64);
+                    assert_eq!(
+                        reader.hasher.finish_hex(),
+                        whole,
+                        "buffer {buffer_len}, step {step}, head {head}"
+                    );
+                }
+            }
+        }
+    }
 }
