@@ -627,13 +627,12 @@ struct PreparedPackage {
 
 impl PreparedPackage {
     fn new(
-        relative_path: &str,
+        relative_path: String,
         identity: CachedIdentity,
         location: FragmentLocation,
         fresh: bool,
     ) -> PreparedPackage {
-        let own_relative_path =
-            (relative_path != identity.location_href).then(|| relative_path.to_owned());
+        let own_relative_path = (relative_path != identity.location_href).then_some(relative_path);
         PreparedPackage {
             own_relative_path,
             identity,
@@ -649,39 +648,71 @@ impl PreparedPackage {
     }
 }
 
+/// Every package's path relative to the repository, in package order: what the cache keeps.
+/// Collected only after the writers are done, when their buffers are freed.
+fn present_paths(prepared: &[PreparedPackage]) -> Vec<&str> {
+    prepared
+        .iter()
+        .map(PreparedPackage::relative_path)
+        .collect()
+}
+
+/// A package pass 1 could not read: its path relative to the repository, and why.
+struct FailedPackage {
+    relative_path: String,
+    error: Error,
+}
+
 /// Reuses the cached entry of an unchanged package (`--update`) or reads and renders it into
-/// this run's fragment files.
+/// this run's fragment files. Takes the task by value, so each task's memory is handed on or
+/// freed as pass 1 goes instead of living until every package is read.
 fn prepare_package(
+    task: PackageTask,
+    options: &CreaterepoOptions,
+    known: &HashMap<String, CachedEntry>,
+    writer: &FragmentWriter,
+) -> std::result::Result<PreparedPackage, FailedPackage> {
+    match read_or_reuse(&task, options, known, writer) {
+        Ok((identity, location, fresh)) => Ok(PreparedPackage::new(
+            task.relative_path,
+            identity,
+            location,
+            fresh,
+        )),
+        Err(error) => Err(FailedPackage {
+            relative_path: task.relative_path,
+            error,
+        }),
+    }
+}
+
+/// [`prepare_package`]'s work: the package's identity, where its fragments are, and whether
+/// it was read in this run.
+fn read_or_reuse(
     task: &PackageTask,
     options: &CreaterepoOptions,
     known: &HashMap<String, CachedEntry>,
     writer: &FragmentWriter,
-) -> Result<PreparedPackage> {
+) -> Result<(CachedIdentity, FragmentLocation, bool)> {
     let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
+    let path = task.path(&options.input_dir);
     if let Some(entry) = known.get(&task.relative_path)
         && entry.identity.location_href == href
     {
         let cached = &entry.identity;
         let unchanged = options.skip_stat || {
             use std::os::unix::fs::MetadataExt;
-            let stat = task.stat.or_else(|| {
-                fs::metadata(&task.full_path)
-                    .ok()
-                    .map(|m| (m.len(), m.mtime()))
-            });
+            let stat = task
+                .stat
+                .or_else(|| fs::metadata(&path).ok().map(|m| (m.len(), m.mtime())));
             stat == Some((cached.size, cached.mtime))
         };
         if unchanged {
-            return Ok(PreparedPackage::new(
-                &task.relative_path,
-                cached.clone(),
-                entry.location.clone(),
-                false,
-            ));
+            return Ok((cached.clone(), entry.location.clone(), false));
         }
     }
     let source = PackageSource {
-        path: &task.full_path,
+        path: &path,
         location_href: &href,
         location_base: options.baseurl.as_deref(),
     };
@@ -695,18 +726,14 @@ fn prepare_package(
     };
     let fragments = Fragments::render(&record, options.filelists_ext, &record_json)?;
     let location = writer.write(&fragments)?;
-    Ok(PreparedPackage::new(
-        &task.relative_path,
-        CachedIdentity {
-            size: record.size_package,
-            mtime: record.time_file,
-            nevra: record.nevra(),
-            time_build: record.time_build,
-            location_href: record.location_href,
-        },
-        location,
-        true,
-    ))
+    let identity = CachedIdentity {
+        size: record.size_package,
+        mtime: record.time_file,
+        nevra: record.nevra(),
+        time_build: record.time_build,
+        location_href: record.location_href,
+    };
+    Ok((identity, location, true))
 }
 
 /// Opens the package cache; a broken cache is recreated, and a cache that cannot be written at
@@ -992,7 +1019,7 @@ pub fn run_with_hook(
                 let tasks = if recycle {
                     Vec::new() // the previous run's list, below, once the cache is open
                 } else if listed_only {
-                    from_list(input_dir, &listed, &options.excludes)
+                    from_list(&listed, &options.excludes)
                 } else {
                     walk(input_dir, &options.excludes, options.skip_symlinks)?
                 };
@@ -1047,7 +1074,7 @@ pub fn run_with_hook(
                 paths.extend(listed.iter().cloned());
                 paths.sort();
                 paths.dedup();
-                from_list(input_dir, &paths, &options.excludes)
+                from_list(&paths, &options.excludes)
             }
             None => {
                 tracing::warn!(
@@ -1055,7 +1082,7 @@ pub fn run_with_hook(
                     input_dir.display()
                 );
                 let mut tasks = walk(input_dir, &options.excludes, options.skip_symlinks)?;
-                tasks.extend(from_list(input_dir, &listed, &options.excludes));
+                tasks.extend(from_list(&listed, &options.excludes));
                 crate::scan::sort_tasks(&mut tasks);
                 tasks.dedup_by(|a, b| a.relative_path == b.relative_path);
                 tasks
@@ -1087,9 +1114,10 @@ pub fn run_with_hook(
     let done = AtomicU64::new(0);
     let read = AtomicU64::new(0);
     let total = tasks.len() as u64;
-    let results: Vec<Result<PreparedPackage>> = pool.install(|| {
+    let packages_found = tasks.len();
+    let results: Vec<std::result::Result<PreparedPackage, FailedPackage>> = pool.install(|| {
         tasks
-            .par_iter()
+            .into_par_iter()
             .map(|task| {
                 let result = prepare_package(task, options, &known, &writer);
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -1106,10 +1134,10 @@ pub fn run_with_hook(
     });
     let run_fragment_files = writer.finish()?;
     let mut skipped = Vec::new();
-    let packages_found = tasks.len();
-    for (task, result) in tasks.iter().zip(&results) {
-        if let Err(err) = result {
-            let path = task.full_path.display().to_string();
+    for result in &results {
+        if let Err(failed) = result {
+            let path = input_dir.join(&failed.relative_path).display().to_string();
+            let err = &failed.error;
             tracing::error!("{path}: {err}");
             skipped.push(SkippedPackage {
                 path,
@@ -1117,7 +1145,6 @@ pub fn run_with_hook(
             });
         }
     }
-    drop(tasks);
     // Collected in place (the results' buffer is reused): a second array of every package
     // next to the first was the largest allocation of a cold run.
     let prepared: Vec<PreparedPackage> = results.into_iter().filter_map(Result::ok).collect();
@@ -1151,6 +1178,8 @@ pub fn run_with_hook(
         })
         .collect();
     let (duplicates, keep) = resolve(&keys, options.duplicated_nevra);
+    // 40 bytes a package: gone before pass 2, whose buffers are the run's peak.
+    drop(keys);
     for group in &duplicates {
         tracing::warn!("duplicate NEVRA {}:", group.nevra);
         for member in &group.members {
@@ -1181,7 +1210,6 @@ pub fn run_with_hook(
         kinds.push(MetadataKind::FilelistsExt);
     }
     let repomd_checksum = options.repomd_checksum.unwrap_or(options.checksum);
-    let present: Vec<&str> = prepared.iter().map(|p| p.relative_path()).collect();
     type Batch = Arc<Fragments>;
     let block_cache = cache.as_mut().filter(|_| codec.is_some());
     // The feeder reads each package's text for the sqlite writer or a compaction; otherwise
@@ -1379,7 +1407,7 @@ pub fn run_with_hook(
                 }))
             };
         let result = cache
-            .update(changed, &present)
+            .update(changed, &present_paths(&prepared))
             .and_then(|()| cache.remove_unreferenced_fragment_files());
         if let Err(err) = result {
             tracing::warn!(
