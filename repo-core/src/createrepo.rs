@@ -695,22 +695,24 @@ fn read_or_reuse(
     writer: &FragmentWriter,
 ) -> Result<(CachedIdentity, FragmentLocation, bool)> {
     let href = join_href(options.location_prefix.as_deref(), &task.relative_path);
-    let path = task.path(&options.input_dir);
     if let Some(entry) = known.get(&task.relative_path)
         && entry.identity.location_href == href
     {
         let cached = &entry.identity;
         let unchanged = options.skip_stat || {
             use std::os::unix::fs::MetadataExt;
-            let stat = task
-                .stat
-                .or_else(|| fs::metadata(&path).ok().map(|m| (m.len(), m.mtime())));
+            let stat = task.stat.or_else(|| {
+                fs::metadata(task.path(&options.input_dir))
+                    .ok()
+                    .map(|m| (m.len(), m.mtime()))
+            });
             stat == Some((cached.size, cached.mtime))
         };
         if unchanged {
             return Ok((cached.clone(), entry.location.clone(), false));
         }
     }
+    let path = task.path(&options.input_dir);
     let source = PackageSource {
         path: &path,
         location_href: &href,
